@@ -1,0 +1,43 @@
+"""The one exception hierarchy of LiveFoley.
+
+Every part raises these (and only these) for bad outside input, so a host can catch
+`LiveFoleyError` at one place. Messages say what was expected, what was found, and where:
+`session /lf-3f2: expected ABI 3, found 2`.
+
+This module is pure Python and imports nothing heavy: engine bindings and the sidecar both
+import it.
+"""
+
+
+class LiveFoleyError(Exception):
+    """Base class of every error LiveFoley raises on purpose."""
+
+
+class ProtocolError(LiveFoleyError):
+    """A peer broke the contract: bad header, version, layout, message or descriptor."""
+
+
+class SessionError(LiveFoleyError):
+    """A session cannot be created, attached or served (missing, stale, dead peer)."""
+
+
+class ConfigError(LiveFoleyError):
+    """A configuration value is unknown, of the wrong type, or out of range."""
+
+
+class CheckpointError(LiveFoleyError):
+    """A weights file is missing, truncated, of a future schema, or does not fit the config."""
+
+
+class DeviceError(LiveFoleyError):
+    """A compute device (CUDA, driver, IPC handle) is missing or refuses an operation."""
+
+
+__all__ = [
+    "LiveFoleyError",
+    "ProtocolError",
+    "SessionError",
+    "ConfigError",
+    "CheckpointError",
+    "DeviceError",
+]
