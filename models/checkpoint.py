@@ -1,0 +1,196 @@
+"""Checkpoints of the V2A model: one safetensors file that describes itself.
+
+What it is: `save_checkpoint` writes every tensor of a V2AModel to a safetensors file whose
+metadata holds the format name, the schema version and the ModelConfig as JSON.
+`load_checkpoint` checks, in order, that the file exists, is complete (the header's data
+offsets fit the file size), is of this format and of a schema this code knows, that its config
+parses and (when the caller names one) equals the expected config, and that the tensors are
+exactly those of the model the config builds, with the same shapes. Each failure is a
+`CheckpointError` naming the file, what was expected and what was found.
+
+What it is not: pickle. Nothing executes code from a weights file. Vision weights travel inside
+the file, so the saved config's `vision.checkpoint_path` is cleared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from livefoley.models.config import PRESET_NAMES, ModelConfig, get_preset
+from livefoley.models.generator import check_device
+from livefoley.models.v2a import V2AModel, build_model
+from livefoley.protocol.errors import CheckpointError, LiveFoleyError
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "livefoley.v2a"
+SCHEMA_VERSION = 1
+
+
+def save_checkpoint(model: V2AModel, path: str | os.PathLike) -> None:
+    """Write `model`'s tensors and config to `path` (safetensors).
+
+    Thread-safety: do not step the model concurrently. Real-time safe: no.
+    """
+    cfg = model.config
+    cfg = dataclasses.replace(cfg, vision=dataclasses.replace(cfg.vision, checkpoint_path=""))
+    meta = {"format": FORMAT_NAME, "schema_version": str(SCHEMA_VERSION),
+            "config": json.dumps(cfg.to_dict(), sort_keys=True)}
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, os.fspath(path), metadata=meta)
+    log.info("saved checkpoint %s (%d tensors)", path, len(tensors))
+
+
+def _check_complete(path: Path) -> None:
+    size = path.stat().st_size
+    if size < 8:
+        raise CheckpointError(f"checkpoint {path}: truncated: expected at least 8 header bytes, "
+                              f"found a file of {size} bytes")
+    with path.open("rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        if 8 + n > size:
+            raise CheckpointError(f"checkpoint {path}: truncated: expected a {n}-byte header, "
+                                  f"found {size - 8} bytes after the length")
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"checkpoint {path}: expected a JSON safetensors header, "
+                                  f"found unparseable bytes ({e})") from e
+    try:
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+                  default=0)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: expected a safetensors header mapping names "
+                              f"to dtype/shape/data_offsets, found {type(header).__name__} "
+                              f"that does not ({e!r})") from e
+    if 8 + n + end != size:
+        raise CheckpointError(f"checkpoint {path}: truncated or padded: expected "
+                              f"{8 + n + end} bytes per its header, found {size}")
+
+
+def _diff_configs(expected: dict[str, Any], found: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(expected) | set(found)):
+        a, b = expected.get(key, "<absent>"), found.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff_configs(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: expected {a!r}, found {b!r}")
+    return out
+
+
+def read_checkpoint_config(path: str | os.PathLike) -> ModelConfig:
+    """The ModelConfig stored in a checkpoint (after the completeness and schema checks).
+
+    Raises:
+        CheckpointError: missing, truncated, foreign format, future schema, bad config.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: expected a file, found none")
+    _check_complete(path)
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # safetensors raises its own error types
+        raise CheckpointError(f"checkpoint {path}: expected a safetensors file, found {e}") from e
+    if meta.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"checkpoint {path}: expected format {FORMAT_NAME!r}, "
+                              f"found {meta.get('format')!r}")
+    try:
+        schema = int(meta.get("schema_version", ""))
+    except ValueError:
+        raise CheckpointError(f"checkpoint {path}: expected an integer schema_version, "
+                              f"found {meta.get('schema_version')!r}") from None
+    if schema > SCHEMA_VERSION:
+        raise CheckpointError(f"checkpoint {path}: expected schema version <= {SCHEMA_VERSION}, "
+                              f"found {schema} (written by a newer LiveFoley)")
+    if schema < 1:
+        raise CheckpointError(f"checkpoint {path}: expected schema version >= 1, found {schema}")
+    try:
+        return ModelConfig.from_dict(json.loads(meta.get("config", "")))
+    except (json.JSONDecodeError, LiveFoleyError) as e:
+        raise CheckpointError(f"checkpoint {path}: expected a valid ModelConfig, found: {e}") from e
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
+                    config: ModelConfig | None = None) -> V2AModel:
+    """Load a V2AModel from a checkpoint written by `save_checkpoint`.
+
+    Args:
+        path: the safetensors file.
+        device: where to put the model.
+        config: if given, the checkpoint's config must equal it (vision checkpoint path aside).
+
+    Returns:
+        The model in eval mode on `device`.
+
+    Raises:
+        CheckpointError: see the module docstring; the message names the mismatch.
+
+    Thread-safety: any thread. Real-time safe: no.
+    """
+    path = Path(path)
+    found_cfg = read_checkpoint_config(path)
+    if config is not None:
+        want = dataclasses.replace(config, vision=dataclasses.replace(config.vision,
+                                                                      checkpoint_path=""))
+        diffs = _diff_configs(want.to_dict(), found_cfg.to_dict())
+        if diffs:
+            raise CheckpointError(f"checkpoint {path}: config mismatch: " + "; ".join(diffs))
+    model = build_model(found_cfg)
+    expected = model.state_dict()
+    with safe_open(os.fspath(path), framework="pt") as f:
+        keys = set(f.keys())
+        missing = sorted(set(expected) - keys)
+        extra = sorted(keys - set(expected))
+        if missing:
+            raise CheckpointError(f"checkpoint {path}: missing tensors {missing[:8]}"
+                                  f"{' ...' if len(missing) > 8 else ''} ({len(missing)} of "
+                                  f"{len(expected)} expected)")
+        if extra:
+            raise CheckpointError(f"checkpoint {path}: unexpected tensors {extra[:8]}"
+                                  f"{' ...' if len(extra) > 8 else ''} (not in the model)")
+        state = {}
+        for k in sorted(keys):
+            t = f.get_tensor(k)
+            if tuple(t.shape) != tuple(expected[k].shape):
+                raise CheckpointError(f"checkpoint {path}: tensor {k}: expected shape "
+                                      f"{tuple(expected[k].shape)}, found {tuple(t.shape)}")
+            if t.dtype.is_floating_point != expected[k].dtype.is_floating_point:
+                raise CheckpointError(f"checkpoint {path}: tensor {k}: expected dtype "
+                                      f"{expected[k].dtype} (or another of its kind), "
+                                      f"found {t.dtype}")
+            state[k] = t
+    model.load_state_dict(state, strict=True)
+    log.info("loaded checkpoint %s", path)
+    return model.to(device).eval()
+
+
+def load_model(path_or_preset: str, device: str | torch.device = "cpu") -> V2AModel:
+    """A preset name ("tiny", "sr": random weights from the preset's seed) or a checkpoint path.
+
+    Raises:
+        CheckpointError: not a preset and not a loadable checkpoint.
+        DeviceError: `device` is a CUDA device and CUDA is absent.
+
+    Thread-safety: any thread. Real-time safe: no.
+    """
+    check_device(device)
+    if path_or_preset in PRESET_NAMES:
+        return build_model(get_preset(path_or_preset)).to(device).eval()
+    if not Path(path_or_preset).exists():
+        raise CheckpointError(f"model {path_or_preset!r}: expected a preset "
+                              f"({', '.join(PRESET_NAMES)}) or an existing checkpoint file, "
+                              f"found neither")
+    return load_checkpoint(path_or_preset, device)

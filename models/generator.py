@@ -1,0 +1,343 @@
+"""Frame-by-frame audio generation for a batch of independent sessions.
+
+What it is: `StreamingGenerator`, SoundReactor's Algorithm 3 as a stream. Per frame i:
+1. `prepare()`: feed the previous latent x_{i-1} (BOS at i = 1) through the transformer for
+   the cond and null rows. It depends only on past audio, so a caller runs it while waiting
+   for the frame; `step` runs it itself if the caller did not.
+2. `step(frames)`: vision token v_i; transformer step with [v_i ; null] batched (2B rows);
+   guidance null + w (cond - null) on the vision-position output; the head samples x_i
+   (consistency NFE 1..4 or EDM Heun) from seeded noise; the causal VAE decoder turns x_i
+   into one hop of PCM with its per-layer state.
+`generate(frames)` is the offline equivalent: vision over the whole clip at once, the same
+autoregressive latent loop, one offline VAE decode. It equals stepping (tested).
+
+What it is not: thread-safe or a scheduler. One thread steps one generator; which frame to
+take and when is the sidecar's business. The cond and null rows always run (static shapes
+for CUDA-graph capture), so guidance_scale = 1 costs the same as any other scale; a generator
+built with `guidance=False` has no null rows (half the transformer rows) and scale 1 only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+
+from livefoley.models.sampling import (
+    MAX_CONSISTENCY_NFE,
+    apply_cfg,
+    consistency_sample,
+    consistency_sigmas,
+    heun_sample,
+    karras_sigmas,
+)
+from livefoley.models.v2a import V2AModel
+from livefoley.protocol.errors import ConfigError, DeviceError, ProtocolError
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("consistency", "heun")
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """`device` as a torch.device, refusing CUDA where none is present.
+
+    Raises:
+        DeviceError: a CUDA device was asked for and CUDA is absent or has fewer devices.
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = dev.index or 0
+        if index >= n:
+            raise DeviceError(f"device {dev}: expected a CUDA device with index {index}, "
+                              f"found {n} CUDA device(s)")
+    return dev
+STAGES = ("transformer_audio", "vision", "transformer", "head", "vae")
+
+
+class _Stopwatch:
+    """Wall (perf_counter) and process CPU time of consecutive stages, in ms."""
+
+    def __init__(self, sync) -> None:
+        self.sync = sync
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._w, self._c = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        self.sync()
+        w, c = time.perf_counter(), time.process_time()
+        self.wall[name], self.cpu[name] = (w - self._w) * 1e3, (c - self._c) * 1e3
+        self._w, self._c = w, c
+
+
+class StreamingGenerator:
+    """Stateful per-frame generator; see the module docstring.
+
+    Args:
+        model: a V2AModel (weights are shared, never modified).
+        batch_size: number of independent sessions stepped together.
+        device: where the streaming state lives (the model is moved there).
+        seed: seed of the sampling noise; the same seed and frames give the same audio.
+        guidance: keep the null (CFG) rows. False halves the transformer's rows (a CPU
+            saving) and fixes guidance_scale at 1.
+
+    Thread-safety: one thread per generator. Real-time safe: no (it runs the network), but
+    per-step work allocates no state: caches, decoder state and noise buffers are static.
+    """
+
+    def __init__(self, model: V2AModel, *, batch_size: int = 1, device: str | torch.device = "cpu",
+                 seed: int = 0, guidance: bool = True) -> None:
+        self.device = check_device(device)
+        self.model = model.to(self.device).eval()
+        self.cfg = model.config
+        self.seed = seed
+        self.nfe = 1
+        self.guidance = guidance
+        # SoundReactor's default for its latency benchmark (Table 6 caption); 1 = no guidance.
+        self.guidance_scale = 3.0 if guidance else 1.0
+        self.sampler = "consistency"
+        self.steps = 32
+        self.last_timings_ms: dict[str, float] = {}  # wall time per stage (perf_counter)
+        self.last_cpu_ms: dict[str, float] = {}  # process CPU time per stage, same keys
+        self.last_condition: torch.Tensor | None = None  # (B, 2D) of the last step
+        self.steps_done = 0
+        self._sigmas = self._make_sigmas()
+        self.reset(batch_size)
+
+    # --- options and state ---------------------------------------------------------------
+
+    def set_options(self, *, nfe: int | None = None, guidance_scale: float | None = None,
+                    sampler: str | None = None, steps: int | None = None) -> None:
+        """Change sampling options; takes effect at the next step.
+
+        Args:
+            nfe: consistency sampler evaluations, 1..4.
+            guidance_scale: CFG scale w (1 = no guidance).
+            sampler: "consistency" (ECT-tuned head) or "heun" (diffusion head).
+            steps: Heun steps (2 * steps - 1 evaluations).
+
+        Raises:
+            ConfigError: a value out of range; the message names it and the valid range.
+                Nothing changes when one is refused.
+
+        Thread-safety: generator's thread only. Real-time safe: yes (small allocation of the
+        sigma schedule; call between steps).
+        """
+        if sampler is not None and sampler not in SAMPLERS:
+            raise ConfigError(f"sampler: expected one of {list(SAMPLERS)}, found {sampler!r}")
+        if nfe is not None and not 1 <= nfe <= MAX_CONSISTENCY_NFE:
+            raise ConfigError(f"nfe: expected 1..{MAX_CONSISTENCY_NFE}, found {nfe}")
+        if steps is not None and steps < 1:
+            raise ConfigError(f"steps: expected >= 1, found {steps}")
+        if guidance_scale is not None and not self.guidance and float(guidance_scale) != 1.0:
+            raise ConfigError(f"guidance_scale: expected 1.0 (generator built with "
+                              f"guidance=False, no null rows), found {guidance_scale}")
+        self.nfe = self.nfe if nfe is None else int(nfe)
+        self.sampler = self.sampler if sampler is None else sampler
+        self.steps = self.steps if steps is None else int(steps)
+        if guidance_scale is not None:
+            self.guidance_scale = float(guidance_scale)
+        self._sigmas = self._make_sigmas()
+
+    def _make_sigmas(self) -> torch.Tensor:
+        h = self.cfg.head
+        if self.sampler == "heun":
+            return karras_sigmas(self.steps, h.sigma_min, h.sigma_max, h.rho, self.device)
+        return consistency_sigmas(self.nfe, h.sigma_min, h.sigma_max, h.rho, self.device)
+
+    def reset(self, batch_size: int | None = None) -> None:
+        """Start every session afresh (new KV cache, decoder and vision state, noise seed).
+
+        Args:
+            batch_size: new number of sessions; None keeps the current one.
+
+        Raises:
+            ConfigError: batch_size < 1.
+
+        Thread-safety: generator's thread only. Real-time safe: no (allocates when the batch
+        size changes; clears in place otherwise).
+        """
+        if batch_size is not None:
+            if batch_size < 1:
+                raise ConfigError(f"batch_size: expected >= 1, found {batch_size}")
+            self.batch_size = int(batch_size)
+        B = self.batch_size
+        rows = 2 * B if self.guidance else B  # cond rows, then null rows
+        if getattr(self, "cache", None) is not None and self.cache.batch_size == rows:
+            # Same batch: clear in place, so every static tensor keeps its address (a
+            # captured CUDA graph stays valid across sessions).
+            self.cache.reset()
+            for t in self.vae_state:
+                t.zero_()
+        else:
+            self.cache = self.model.new_cache(rows, device=self.device)
+            self.vae_state = self.model.vae.decoder.init_state(B, device=self.device)
+            self._noise_buf = torch.empty((MAX_CONSISTENCY_NFE, B, self.cfg.latent_dim),
+                                          device=self.device)
+        self.vision_state = self.model.vision.init_state(B, device=self.device)
+        self.rng = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.prev_latent: torch.Tensor | None = None
+        self._z_audio: torch.Tensor | None = None
+        self.steps_done = 0
+
+    def state_bytes(self) -> int:
+        """Bytes held by the streaming state (KV cache + decoder state); constant per stream.
+
+        Thread-safety: generator's thread only. Real-time safe: yes.
+        """
+        return self.cache.storage_bytes() + self.model.vae.decoder.state_bytes(self.vae_state)
+
+    # --- the per-frame path --------------------------------------------------------------
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @torch.inference_mode()
+    def prepare(self) -> None:
+        """Run the previous-audio transformer step now, ahead of the frame.
+
+        Idempotent until the next `step`. Thread-safety: generator's thread only.
+        """
+        if self._z_audio is not None:
+            return
+        watch = _Stopwatch(self._sync)
+        h = self.model.step_audio(self.prev_latent, self.cache)  # (2B, D)
+        self._z_audio = h[: self.batch_size]  # cond rows
+        watch.lap("transformer_audio")
+        self._prepare_watch = watch
+
+    def _noise(self) -> torch.Tensor:
+        n = 1 if self.sampler == "heun" else self.nfe
+        buf = self._noise_buf[:n]  # (n, B, L), preallocated: no per-step allocation
+        return torch.randn(buf.shape, generator=self.rng, out=buf)
+
+    def _latent_from_tokens(self, tokens: torch.Tensor, watch: _Stopwatch) -> torch.Tensor:
+        """Steps 2-5 after vision: transformer (cond+null), guidance, head. -> (B, latent)."""
+        self.prepare()  # no-op in `step`, which prepared before starting its watch
+        B = self.batch_size
+        if self.guidance:
+            null = self.model.null_token.to(tokens.dtype).expand(B, -1)  # (B, Dv)
+            h = self.model.step_vision(torch.cat([tokens, null]), self.cache)  # (2B, D)
+            h_v = apply_cfg(h[:B], h[B:], self.guidance_scale)  # (B, D)
+        else:
+            h_v = self.model.step_vision(tokens, self.cache)  # (B, D)
+        z = torch.cat([self._z_audio, h_v], dim=-1)
+        watch.lap("transformer")
+        denoiser = self.model.head.make_denoiser(z)
+        noise = self._noise()
+        if self.sampler == "heun":
+            latent = heun_sample(denoiser, noise[0], self._sigmas)
+        else:
+            latent = consistency_sample(denoiser, noise, self._sigmas)
+        watch.lap("head")
+        self.last_condition = z
+        self.prev_latent = latent
+        self._z_audio = None
+        self.steps_done += 1
+        return latent
+
+    def _as_frames(self, frames, ndim: int) -> torch.Tensor:
+        if isinstance(frames, np.ndarray):
+            # A read-only view (e.g. of shared memory) cannot back a tensor without a warning
+            # about writes; one copy of a frame is cheap next to the step.
+            frames = torch.from_numpy(frames if frames.flags.writeable else frames.copy())
+        if (not isinstance(frames, torch.Tensor) or frames.dtype != torch.uint8
+                or frames.dim() != ndim):
+            found = (f"{type(frames).__name__} {getattr(frames, 'dtype', '')} "
+                     f"{tuple(getattr(frames, 'shape', ()))}")
+            raise ProtocolError(f"frames: expected a uint8 array of {ndim} dims, found {found}")
+        if frames.shape[0] != self.batch_size:
+            raise ProtocolError(f"frames: expected batch {self.batch_size}, "
+                                f"found {frames.shape[0]}")
+        return frames
+
+    @torch.inference_mode()
+    def step(self, frames, pixel_format: str = "RGBA8") -> torch.Tensor:
+        """One frame per session in, one hop of PCM per session out.
+
+        Args:
+            frames: uint8 (B, H, W, C) torch tensor or numpy array.
+            pixel_format: "RGBA8", "BGRA8" or "RGB8".
+
+        Returns:
+            (B, hop_samples, channels) float32 PCM on the generator's device.
+
+        Raises:
+            ProtocolError: frames of the wrong dtype, rank or batch size.
+
+        Thread-safety: generator's thread only. Real-time safe: no (network), static state.
+        """
+        frames = self._as_frames(frames, 4)
+        self.prepare()  # no-op when the caller ran it ahead
+        prepared = self._prepare_watch
+        watch = _Stopwatch(self._sync)
+        tokens, self.vision_state = self.model.vision.step(frames, pixel_format, self.vision_state)
+        watch.lap("vision")
+        latent = self._latent_from_tokens(tokens, watch)
+        vae_dtype = self.vae_state[0].dtype if self.vae_state else latent.dtype
+        z = latent[:, :, None].to(vae_dtype)  # (B, L, 1)
+        pcm = self.model.vae.decode_step(z, self.vae_state)  # (B, C, hop)
+        pcm = pcm.transpose(1, 2).float()  # (B, hop, C)
+        watch.lap("vae")
+        for times, ahead in ((watch.wall, prepared.wall), (watch.cpu, prepared.cpu)):
+            times["transformer_audio"] = ahead["transformer_audio"]
+            times["total"] = sum(times[k] for k in STAGES)
+        self.last_timings_ms, self.last_cpu_ms = watch.wall, watch.cpu
+        return pcm
+
+    # --- offline -------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def generate_latents(self, frames, pixel_format: str = "RGBA8") -> torch.Tensor:
+        """Latents of whole clips (B, T, latent_dim); resets the stream first.
+
+        Vision runs offline over all T frames; the latent loop is autoregressive by nature.
+
+        Raises:
+            ProtocolError: frames not uint8 (B, T, H, W, C) with B = the generator's batch.
+
+        Thread-safety: generator's thread only. Real-time safe: no.
+        """
+        frames = self._as_frames(frames, 5)
+        self.reset()
+        tokens = self.model.vision(frames, pixel_format)  # (B, T, Dv)
+        latents = [self._latent_from_tokens(tokens[:, t], _Stopwatch(self._sync))
+                   for t in range(tokens.shape[1])]
+        return torch.stack(latents, dim=1)  # (B, T, L)
+
+    def forward_train(self, vision_tokens: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced conditions of whole clips, as stepping would produce them.
+
+        Args:
+            vision_tokens: (B, T, token_dim), e.g. `model.vision(frames, fmt)`.
+            latents: (B, T, latent_dim) the latents of the clip.
+
+        Returns:
+            (B, T, 2 * d_model): the guided z_i at this generator's guidance scale; equal to
+            `last_condition` after each of T steps that produced `latents` (tested).
+
+        Thread-safety: stateless (reads weights only). Real-time safe: no.
+        """
+        return self.model.guided_conditions(vision_tokens, latents, self.guidance_scale)
+
+    @torch.inference_mode()
+    def generate(self, frames, pixel_format: str = "RGBA8") -> torch.Tensor:
+        """Offline: frames (B, T, H, W, C) -> PCM (B, T * hop_samples, channels).
+
+        Equals `reset()` followed by T calls of `step` (tested). Leaves the generator reset.
+
+        Raises:
+            ProtocolError: frames not uint8 (B, T, H, W, C) with B = the generator's batch.
+
+        Thread-safety: generator's thread only. Real-time safe: no.
+        """
+        latents = self.generate_latents(frames, pixel_format)  # (B, T, L)
+        vae_dtype = next(self.model.vae.parameters()).dtype
+        pcm = self.model.vae.decode(latents.transpose(1, 2).to(vae_dtype))  # (B, C, T*hop)
+        self.reset()
+        return pcm.transpose(1, 2).float()  # (B, T*hop, C)
