@@ -1,0 +1,58 @@
+"""`livefoley eval`: score a model against silence, shuffled and retrieval baselines.
+
+    livefoley eval --data data/doom --model checkpoints/default.safetensors --out runs/eval
+    livefoley eval --data data/doom --out runs/eval-baselines          # baselines only
+
+What it is: argument parsing over `runner.evaluate` and `modelfn.model_generate_fn`; it prints
+the report's table. Nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+
+from livefoley.models.evaluation.report import markdown_table
+from livefoley.models.evaluation.runner import EvalConfig, evaluate
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = EvalConfig()
+    parser.add_argument("--data", required=True, help="dataset folder (train + heldout shards)")
+    parser.add_argument("--out", required=True, help="report folder (created)")
+    parser.add_argument("--model", default=None,
+                        help="checkpoint path or preset name; omit for baselines only")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--nfe", type=int, default=None, help="consistency steps (1..4)")
+    parser.add_argument("--guidance", type=float, default=None, help="CFG scale")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--max-episodes", type=int, default=d.max_episodes)
+    parser.add_argument("--seconds", type=float, default=d.max_seconds,
+                        help="evaluated seconds per held-out episode")
+    parser.add_argument("--nn-train-shards", type=int, default=d.nn_train_shards)
+    parser.add_argument("--examples", type=int, default=d.examples, help="mp4 examples")
+    parser.add_argument("--no-fd", action="store_true", help="skip the aisfx Frechet distance")
+    parser.add_argument("--no-plots", action="store_true", help="report without figures")
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = dataclasses.replace(EvalConfig(), max_episodes=args.max_episodes,
+                              max_seconds=args.seconds, nn_train_shards=args.nn_train_shards,
+                              examples=args.examples, embeddings=not args.no_fd, seed=args.seed,
+                              plots=not args.no_plots)
+    generate, info, name = None, None, "model"
+    if args.model:
+        from livefoley.models.data.generate import load_config
+        from livefoley.models.evaluation.modelfn import model_generate_fn
+
+        generate, info = model_generate_fn(
+            args.model, device=args.device, nfe=args.nfe, guidance_scale=args.guidance,
+            seed=args.seed, sample_rate_hz=load_config(args.data).sample_rate_hz)
+    results = evaluate(args.data, args.out, generate=generate, model_name=name, config=cfg,
+                       model_info=info)
+    print(markdown_table(results["summary"], results["systems"]))
+    print(f"report: {args.out}/report.md ({results['wall_s']:.0f} s)")
+    return 0

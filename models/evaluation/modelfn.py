@@ -1,0 +1,79 @@
+"""Adapt a LiveFoley checkpoint (or preset) to the evaluation's `generate(frames, fps)`.
+
+What it is: `model_generate_fn`, which loads a model with `livefoley.models.checkpoint.
+load_model`, wraps it in a `StreamingGenerator`, and, for frames at any `fps`, picks the
+newest frame at each latent tick with `timing.frame_indices_for_ticks` (the rule the live
+scheduler follows) before the offline `generate` (which equals stepping frame by frame).
+
+What it is not: the model or its loader; imports of both happen on call, so the metrics
+and baselines work in a build without them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from livefoley.models.data.timing import frame_indices_for_ticks, frame_timestamps_ns
+from livefoley.protocol.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | None = None,
+                      guidance_scale: float | None = None, seed: int = 0,
+                      sample_rate_hz: int | None = None):
+    """Return (generate, info) for a checkpoint path or preset name.
+
+    Args:
+        path_or_preset: a checkpoint file or a preset ("tiny", "sr").
+        device: torch device.
+        nfe, guidance_scale: sampling options (None keeps the generator's defaults).
+        seed: sampling noise seed.
+        sample_rate_hz: the dataset's rate; the model's must equal it.
+
+    Returns:
+        `generate(frames (T, H, W, 3) uint8, fps) -> (N, C) float32` and a dict of facts
+        (checkpoint, rates, options) for the report.
+
+    Raises:
+        ConfigError: the model's sample rate differs from `sample_rate_hz`.
+        CheckpointError: the checkpoint does not load.
+    """
+    import torch
+
+    from livefoley.models.checkpoint import load_model
+    from livefoley.models.generator import StreamingGenerator
+
+    model = load_model(path_or_preset, device)
+    vae = model.config.vae
+    if sample_rate_hz is not None and vae.sample_rate_hz != sample_rate_hz:
+        raise ConfigError(f"model {path_or_preset}: expected sample rate {sample_rate_hz} Hz "
+                          f"(the dataset's), found {vae.sample_rate_hz} Hz")
+    gen = StreamingGenerator(model, device=device, seed=seed)
+    options: dict[str, Any] = {}
+    if nfe is not None:
+        options["nfe"] = nfe
+    if guidance_scale is not None:
+        options["guidance_scale"] = guidance_scale
+    if options:
+        gen.set_options(**options)
+    rate = vae.latent_rate_hz
+
+    def generate(frames: np.ndarray, fps: float) -> np.ndarray:
+        n_ticks = int(len(frames) / fps * rate)
+        idx = frame_indices_for_ticks(frame_timestamps_ns(len(frames), fps), n_ticks,
+                                      latent_rate_hz=rate)
+        clip = np.ascontiguousarray(np.asarray(frames)[idx][None])  # (1, T, H, W, 3)
+        with torch.inference_mode():
+            pcm = gen.generate(torch.from_numpy(clip).to(device), "RGB8")  # (1, T*hop, C)
+        return pcm[0].cpu().numpy()
+
+    n_params = sum(p.numel() for p in model.parameters())
+    info = {"checkpoint": str(path_or_preset), "parameters": n_params,
+            "sample_rate_hz": vae.sample_rate_hz, "latent_rate_hz": rate,
+            "nfe": gen.nfe, "guidance_scale": gen.guidance_scale, "sampler": gen.sampler,
+            "seed": seed}
+    return generate, info
