@@ -1,0 +1,172 @@
+"""Batches for training, drawn as a pure function of (seed, step, rank).
+
+What it is:
+- `AudioSegments`: random stereo segments of the shards' audio for the VAE.
+- `LatentCache`: VAE latents (the encoder's mean) of every shard of a split, computed once and
+  stored as `.npy` under the run folder, with the tick -> frame table of each shard
+  (`data.timing.frame_indices_for_ticks`, the live scheduler's newest-frame rule).
+- `WindowBatches`: windows of T latent ticks with their frames (read from the memory-mapped
+  shards) for stage 1 and stage 2. Each window also carries the frame of the tick before it,
+  so the vision delta of its first frame is the true one.
+
+Drawing a batch from `numpy.random.default_rng([seed, step, rank])` makes a resumed run see
+exactly the batches an uninterrupted one would, with no sampler state to save.
+
+What it is not: a torch DataLoader; the shards are memory-mapped and a batch is a few
+fancy-indexing reads, cheap next to a training step on this project's scale.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from livefoley.models.data.shards import Shard, list_shards, read_shard
+from livefoley.models.data.timing import frame_indices_for_ticks
+from livefoley.protocol.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def step_rng(seed: int, step: int, rank: int = 0, salt: int = 0) -> np.random.Generator:
+    """The numpy generator of one (seed, step, rank): the same draws on resume."""
+    return np.random.default_rng([seed, step, rank, salt])
+
+
+def step_torch_generator(seed: int, step: int, rank: int = 0,
+                         device: torch.device | str = "cpu") -> torch.Generator:
+    """A torch generator seeded from (seed, step, rank), for noise and sigma draws."""
+    s = int(step_rng(seed, step, rank, salt=1).integers(0, 2**62))
+    return torch.Generator(device=device).manual_seed(s)
+
+
+def open_split(root: str | os.PathLike, split: str) -> list[Shard]:
+    """All complete shards of `split`. Raises ConfigError when there are none."""
+    paths = list_shards(root, split)
+    if not paths:
+        raise ConfigError(f"dataset {root}: expected complete shards of split {split!r}, "
+                          "found none")
+    return [read_shard(p) for p in paths]
+
+
+class AudioSegments:
+    """Random (B, C, segment) float32 audio segments of a list of shards.
+
+    Args:
+        shards: from `open_split`.
+        segment_samples: samples per channel per segment (a multiple of the VAE hop).
+    """
+
+    def __init__(self, shards: list[Shard], segment_samples: int) -> None:
+        self.shards = [s for s in shards if s.audio.shape[0] > segment_samples]
+        if not self.shards:
+            raise ConfigError(f"AudioSegments: expected shards longer than {segment_samples} "
+                              f"samples, found none of {len(shards)}")
+        self.segment_samples = segment_samples
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
+        out = np.empty((batch_size, self.shards[0].audio.shape[1], self.segment_samples),
+                       np.float32)
+        for i in range(batch_size):
+            s = self.shards[int(rng.integers(len(self.shards)))]
+            start = int(rng.integers(0, s.audio.shape[0] - self.segment_samples))
+            out[i] = np.asarray(s.audio[start:start + self.segment_samples]).T
+        return torch.from_numpy(out)
+
+
+@torch.no_grad()
+def encode_audio(vae, audio: np.ndarray, hop_samples: int,
+                 chunk_latents: int = 600) -> np.ndarray:
+    """Encoder means of a whole (N, C) recording -> (N // hop, latent) float32.
+
+    The encoder is causal, so chunks carry its streaming state; the result equals one
+    offline pass up to summation order.
+    """
+    J = audio.shape[0] // hop_samples
+    x = torch.from_numpy(np.ascontiguousarray(audio[: J * hop_samples].T))[None]  # (1, C, N)
+    p = next(vae.parameters())
+    state = vae.encoder.init_state(1, device=p.device, dtype=p.dtype)
+    out = []
+    for j in range(0, J, chunk_latents):
+        seg = x[..., j * hop_samples:min(J, j + chunk_latents) * hop_samples].to(p.device)
+        mean, _ = vae.encode_step(seg.to(p.dtype), state)  # (1, L, k)
+        out.append(mean[0].T.float().cpu().numpy())
+    return np.concatenate(out, axis=0) if out else np.zeros((0, vae.cfg.latent_dim), np.float32)
+
+
+class LatentCache:
+    """Latents and tick -> frame tables of every shard of one split; see the module docstring.
+
+    Args:
+        shards: from `open_split`.
+        cache_dir: where `<shard>.latents.npy` files go (created). A file is reused when its
+            header matches the shard (the VAE is fixed for the run: the cache lives in it).
+        vae: the (frozen) AudioVAE, or None to require every file to exist.
+        hop_samples: VAE hop.
+
+    Thread-safety: build once (rank 0 first, then the others read what it wrote).
+    """
+
+    def __init__(self, shards: list[Shard], cache_dir: str | os.PathLike, vae,
+                 hop_samples: int) -> None:
+        self.shards = shards
+        self.hop_samples = hop_samples
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        self.latents: list[np.ndarray] = []
+        self.frame_tables: list[np.ndarray] = []
+        for s in shards:
+            path = cache_dir / f"{s.name}.latents.npy"
+            J = s.audio.shape[0] // hop_samples
+            lat = np.load(path) if path.exists() else None
+            if lat is None or lat.shape[0] != J:
+                if vae is None:
+                    raise ConfigError(f"latent cache {path}: expected {J} latents, found "
+                                      f"{None if lat is None else lat.shape[0]}")
+                lat = encode_audio(vae, s.audio, hop_samples)
+                tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
+                np.save(tmp, lat)
+                os.replace(tmp, path)
+            self.latents.append(lat)
+            rate = s.sample_rate_hz / hop_samples
+            ts = np.asarray(s.timestamps_ns)
+            self.frame_tables.append(frame_indices_for_ticks(ts, J, latent_rate_hz=rate,
+                                                             start_ns=int(ts[0])))
+        all_lat = np.concatenate(self.latents)
+        self.latent_std = float(all_lat.std())
+        log.info("latent cache: %d shards, %d latents, std %.3f", len(shards), all_lat.shape[0],
+                 self.latent_std)
+
+
+class WindowBatches:
+    """Windows of `window_latents` ticks: frames (B, T+1, H, W, 3) uint8, latents (B, T, L).
+
+    Frame 0 of a window is the frame of the tick before it (or its own first frame at the
+    start of a recording, so the first delta is 0 as in a fresh live session).
+    """
+
+    def __init__(self, cache: LatentCache, window_latents: int) -> None:
+        self.cache = cache
+        self.window_latents = window_latents
+        self.usable = [i for i, lat in enumerate(cache.latents) if lat.shape[0] > window_latents]
+        if not self.usable:
+            raise ConfigError(f"WindowBatches: expected recordings longer than {window_latents} "
+                              f"latents, found none of {len(cache.latents)}")
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
+        T = self.window_latents
+        frames, latents = [], []
+        for _ in range(batch_size):
+            s = self.usable[int(rng.integers(len(self.usable)))]
+            lat = self.cache.latents[s]
+            start = int(rng.integers(0, lat.shape[0] - T + 1))
+            table = self.cache.frame_tables[s]
+            idx = np.concatenate([[table[max(start - 1, 0)]], table[start:start + T]])
+            frames.append(np.asarray(self.cache.shards[s].frames[idx]))
+            latents.append(lat[start:start + T])
+        return {"frames": torch.from_numpy(np.stack(frames)),
+                "latents": torch.from_numpy(np.stack(latents).astype(np.float32))}

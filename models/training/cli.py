@@ -1,0 +1,144 @@
+"""`livefoley train`: the VAE, stage 1 (diffusion) and stage 2 (ECT) runs.
+
+    livefoley train vae    --data data/doom --out runs/vae    --steps 2000
+    livefoley train stage1 --data data/doom --out runs/s1 --init runs/vae/model.safetensors
+    livefoley train stage2 --data data/doom --out runs/s2 --init runs/s1/model.safetensors
+    torchrun --nproc_per_node 2 -m livefoley.models.training.cli stage1 ...   # DDP
+
+Every run folder gets run.json (command, seeds, configs), log.jsonl/log.csv, loss.png,
+eval.jsonl, state.pt (resume with --resume) and model.safetensors (the deployable model).
+
+What it is: argument parsing over the stages; nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+
+import torch
+
+from livefoley.models.training.loop import LoopConfig
+from livefoley.models.training.runstate import RunDir
+
+log = logging.getLogger(__name__)
+
+# Per-stage defaults of the loop (tiny preset on CPU; raise --batch/--steps on a GPU).
+STAGE_DEFAULTS = {
+    "vae": LoopConfig(steps=2000, batch_size=8, lr=1e-3, warmup_steps=50, beta1=0.8),
+    "stage1": LoopConfig(steps=3000, batch_size=8, lr=5e-4, warmup_steps=100),
+    "stage2": LoopConfig(steps=1000, batch_size=8, lr=1e-4, warmup_steps=20),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="train_stage", metavar="STAGE", required=True)
+    helps = {"vae": "causal streaming audio VAE (MR-STFT + L1 + KL)",
+             "stage1": "diffusion pre-training of transformer + head (EDM2 loss, CFG dropout)",
+             "stage2": "Easy Consistency Tuning of transformer + head (NFE 1-4)"}
+    for name, d in STAGE_DEFAULTS.items():
+        p = sub.add_parser(name, help=helps[name])
+        p.add_argument("--data", required=True, help="dataset root (train + heldout shards)")
+        p.add_argument("--out", required=True, help="run folder (created)")
+        p.add_argument("--init", default=None,
+                       help="checkpoint to start from (default: the preset's seeded weights)")
+        p.add_argument("--preset", default="tiny", help="model preset when --init is absent")
+        p.add_argument("--steps", type=int, default=d.steps)
+        p.add_argument("--batch", type=int, default=d.batch_size, help="per process")
+        p.add_argument("--lr", type=float, default=d.lr)
+        p.add_argument("--warmup", type=int, default=d.warmup_steps)
+        p.add_argument("--decay-final", type=float, default=1.0,
+                       help="cosine-decay the lr to lr * this at the last step (1: constant)")
+        p.add_argument("--seed", type=int, default=d.seed)
+        p.add_argument("--log-every", type=int, default=d.log_every)
+        p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+        p.add_argument("--eval-every", type=int, default=d.eval_every)
+        p.add_argument("--max-minutes", type=float, default=0.0,
+                       help="stop with a checkpoint after this wall time (0: none)")
+        p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
+        p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+        if name == "vae":
+            p.add_argument("--segment", type=int, default=16, help="latents per segment")
+            p.add_argument("--resolutions", type=int, default=7, choices=(5, 7))
+            p.add_argument("--kl-weight", type=float, default=1e-4)
+            p.add_argument("--l1-weight", type=float, default=0.1)
+        else:
+            p.add_argument("--window", type=int, default=32, help="latent ticks per window")
+            p.add_argument("--head-repeats", type=int, default=4,
+                           help="noise draws per frame condition (MAR's batch multiplier)")
+        if name == "stage1":
+            p.add_argument("--p-uncond", type=float, default=0.1)
+            p.add_argument("--p-mean", type=float, default=-0.4)
+            p.add_argument("--p-std", type=float, default=1.4)
+        if name == "stage2":
+            p.add_argument("--p-uncond", type=float, default=0.1)
+            p.add_argument("--p-mean", type=float, default=-1.1)
+            p.add_argument("--p-std", type=float, default=2.0)
+            p.add_argument("--ect-stages", type=int, default=6,
+                           help="halvings of t - r over the run (ECT's q = 2)")
+            p.add_argument("--huber-c", type=float, default=0.0)
+
+
+def _model(args):
+    from livefoley.models.checkpoint import load_checkpoint
+    from livefoley.models.config import get_preset
+    from livefoley.models.v2a import build_model
+
+    if args.init:
+        return load_checkpoint(args.init)
+    return build_model(get_preset(args.preset))
+
+
+def main(args: argparse.Namespace) -> int:
+    from livefoley.models.training.distributed import init_distributed, shutdown
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    info = init_distributed(args.device)
+    loop = dataclasses.replace(
+        STAGE_DEFAULTS[args.train_stage], steps=args.steps, batch_size=args.batch, lr=args.lr,
+        warmup_steps=args.warmup, decay_final_frac=args.decay_final, seed=args.seed,
+        log_every=args.log_every, ckpt_every=args.ckpt_every, eval_every=args.eval_every,
+        time_limit_s=args.max_minutes * 60.0)
+    torch.manual_seed(args.seed)
+    run = RunDir(args.out)
+    model = _model(args)
+    try:
+        if args.train_stage == "vae":
+            from livefoley.models.training.vae_stage import VAEStageConfig, train_vae
+
+            cfg = VAEStageConfig(segment_latents=args.segment, resolutions=args.resolutions,
+                                 kl_weight=args.kl_weight, l1_weight=args.l1_weight)
+            result = train_vae(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
+                               info=info, resume=args.resume)
+        else:
+            from livefoley.models.training.diffusion_stage import (
+                DiffusionStageConfig,
+                train_diffusion,
+            )
+
+            cfg = DiffusionStageConfig(
+                window_latents=args.window, head_repeats=args.head_repeats,
+                p_uncond=args.p_uncond, p_mean=args.p_mean, p_std=args.p_std,
+                ect_stages=getattr(args, "ect_stages", 6), huber_c=getattr(args, "huber_c", 0.0))
+            result = train_diffusion(stage=args.train_stage, model=model, data=args.data,
+                                     run=run, loop=loop, cfg=cfg, info=info, resume=args.resume)
+    finally:
+        shutdown(info)
+    if info.is_main:
+        print(f"{args.train_stage}: step {result['step']}, loss {result['loss']:.4g}, "
+              f"{result['wall_s']:.0f} s; model: {run.model_path}")
+        if "eval" in result:
+            print("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in result["eval"].items()))
+    return 0
+
+
+if __name__ == "__main__":  # torchrun -m livefoley.models.training.cli STAGE ...
+    _parser = argparse.ArgumentParser(prog="livefoley train")
+    add_arguments(_parser)
+    sys.exit(main(_parser.parse_args()))

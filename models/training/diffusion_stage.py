@@ -1,0 +1,217 @@
+"""Stage 1 (EDM2 diffusion pre-training) and stage 2 (Easy Consistency Tuning).
+
+What it is: `DiffusionStageConfig`, `DiffusionObjective` and `train_diffusion`. Both stages
+train the vision front-end (when not frozen), the token embeddings, the null token, the
+causal transformer and the head on windows of cached VAE latents (the VAE is frozen; its
+latents are computed once per shard into `RUN/cache/`):
+
+1. vision tokens of the window's frames (the frame of the previous tick gives the first
+   delta), the whole sequence replaced by the null token with probability `p_uncond`
+   (SoundReactor Alg. 1 line 3);
+2. teacher-forced conditions z_i = [h(x_{i-1}), h(v_i)] (`V2AModel.forward_train`);
+3. each z_i repeated `head_repeats` times with fresh noise (MAR's diffusion batch multiplier:
+   the head is cheap next to the transformer);
+4. stage 1: EDM2 loss with learned uncertainty, ln sigma ~ N(p_mean, p_std) (Alg. 1);
+   stage 2: ECT with r(t, stage), shared noise, the target under no_grad with the same z
+   (Alg. 2; ECT's stage advances `ect_stages` times over the run, halving t - r each time).
+
+Held-out numbers (eval.jsonl): denoising MSE at fixed sigmas with the real vision and with
+the null token (vision helps when `cond` < `null`), and for stage 2 the one-step (sigma_max)
+consistency MSE, on fixed windows of the held-out split.
+
+What it is not: a VAE trainer (the VAE is frozen here) or a sampler.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from livefoley.models.configutil import to_dict
+from livefoley.models.training.batches import (
+    LatentCache,
+    WindowBatches,
+    open_split,
+    step_rng,
+    step_torch_generator,
+)
+from livefoley.models.training.distributed import DistInfo, barrier
+from livefoley.models.training.export import save_model_atomic
+from livefoley.models.training.losses import ect_loss, ect_r, edm2_loss
+from livefoley.models.training.loop import LoopConfig, run_loop
+from livefoley.models.training.runstate import RunDir
+from livefoley.models.v2a import V2AModel
+from livefoley.protocol.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+STAGES = ("stage1", "stage2")
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionStageConfig:
+    """Data shapes, noise distribution, guidance dropout and ECT settings."""
+
+    window_latents: int = 32  # latent ticks per training window (1.07 s at 30 Hz)
+    head_repeats: int = 4  # noise draws per condition (MAR diffusion_batch_mul)
+    p_uncond: float = 0.1  # probability of the null vision sequence (CFG training)
+    p_mean: float = -0.4  # ln sigma mean (stage 1 EDM2; ECT uses -1.1)
+    p_std: float = 1.4  # ln sigma std (ECT uses 2.0)
+    ect_stages: int = 6  # ECT stage advances over the run (t - r halves each time)
+    ect_q: float = 2.0
+    ect_k: float = 8.0
+    ect_b: float = 1.0
+    huber_c: float = 0.0  # 0: L2 distance; > 0: pseudo-Huber
+    heldout_windows: int = 16  # fixed held-out windows for the report
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p_uncond < 1.0:
+            raise ConfigError(f"DiffusionStageConfig.p_uncond: expected [0, 1), "
+                              f"found {self.p_uncond}")
+        if self.window_latents < 2 or self.head_repeats < 1 or self.ect_stages < 1:
+            raise ConfigError(f"DiffusionStageConfig: expected window_latents >= 2, "
+                              f"head_repeats >= 1, ect_stages >= 1, found "
+                              f"{self.window_latents}, {self.head_repeats}, {self.ect_stages}")
+
+
+class DiffusionObjective(nn.Module):
+    """forward(batch, step) -> {"loss", ...}; `stage` is "stage1" or "stage2"."""
+
+    def __init__(self, model: V2AModel, cfg: DiffusionStageConfig, stage: str,
+                 total_steps: int) -> None:
+        super().__init__()
+        if stage not in STAGES:
+            raise ConfigError(f"DiffusionObjective: expected stage in {list(STAGES)}, "
+                              f"found {stage!r}")
+        self.model = model
+        self.cfg = cfg
+        self.stage = stage
+        self.total_steps = total_steps
+
+    def ect_stage(self, step: int) -> int:
+        """ECT stage of optimiser step `step`: 0 .. ect_stages - 1, evenly over the run."""
+        return min(step * self.cfg.ect_stages // max(self.total_steps, 1),
+                   self.cfg.ect_stages - 1)
+
+    def conditions(self, frames: torch.Tensor, latents: torch.Tensor,
+                   drop: torch.Tensor) -> torch.Tensor:
+        """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D)."""
+        vision = self.model.vision
+        B, T1 = frames.shape[:2]
+        grid = vision.encode_grid(frames.flatten(0, 1), "RGB8")  # (B*(T+1), N, Dg)
+        grid = grid.view(B, T1, *grid.shape[1:])  # (B, T+1, N, Dg)
+        tokens = vision.tokens_from_grid(grid[:, 1:], prev_grid=grid[:, 0])  # (B, T, Dv)
+        z = self.model.forward_train(tokens, latents, drop_vision=drop)  # (B, T, 2D)
+        return z.reshape(-1, z.shape[-1])
+
+    def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        latents = batch["latents"]  # (B, T, L)
+        L = latents.shape[-1]
+        m = self.cfg.head_repeats
+        z = self.conditions(batch["frames"], latents, batch["drop"]).repeat(m, 1)  # (M, 2D)
+        x = latents.reshape(-1, L).repeat(m, 1)  # (M, L)
+        head = self.model.head
+        noise, sigma = batch["noise"], batch["sigma"]  # (M, L), (M,)
+        if self.stage == "stage1":
+            denoised = head(x + sigma[:, None] * noise, sigma, z)
+            loss = edm2_loss(denoised, x, sigma, head.logvar(sigma), head.sigma_data)
+            mse = (denoised - x).square().mean()
+            return {"loss": loss, "mse": mse.detach()}
+        stage = self.ect_stage(step)
+        r = ect_r(sigma, stage, q=self.cfg.ect_q, k=self.cfg.ect_k, b=self.cfg.ect_b)
+        cond_emb = head.embed_cond(z)
+        target_emb = cond_emb.detach()
+
+        def denoise(xn: torch.Tensor, s: torch.Tensor, with_grad: bool) -> torch.Tensor:
+            return head.denoise_embedded(xn, s, cond_emb if with_grad else target_emb)
+
+        loss = ect_loss(denoise, x, sigma, r, noise, huber_c=self.cfg.huber_c)
+        return {"loss": loss, "ect_stage": torch.tensor(float(stage))}
+
+
+def _draw(seed: int, step: int, rank: int, n_rows: int, L: int, B: int,
+          cfg: DiffusionStageConfig, sigma_min: float, sigma_max: float):
+    g = step_torch_generator(seed, step, rank)
+    drop = torch.rand(B, generator=g) < cfg.p_uncond
+    noise = torch.randn((n_rows, L), generator=g)
+    z = torch.randn(n_rows, generator=g)
+    sigma = (cfg.p_mean + cfg.p_std * z).exp().clamp(sigma_min, sigma_max)
+    return drop, noise, sigma
+
+
+@torch.no_grad()
+def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor],
+                   sigma_max: float) -> dict[str, float]:
+    """Denoising MSE with real vs null vision at fixed sigmas (and one-step at sigma_max)."""
+    model = objective.model
+    latents = batch["latents"]
+    B, T, L = latents.shape
+    x = latents.reshape(-1, L)
+    g = torch.Generator().manual_seed(1234)
+    noise = torch.randn(x.shape, generator=g).to(x)
+    out = {}
+    for name, drop in (("cond", torch.zeros(B, dtype=torch.bool)),
+                       ("null", torch.ones(B, dtype=torch.bool))):
+        z = objective.conditions(batch["frames"], latents, drop.to(latents.device))
+        for s in (0.2, 1.0, sigma_max):
+            d = model.head(x + s * noise, torch.full((x.shape[0],), s).to(x), z)
+            out[f"mse_{name}_s{s:g}"] = float((d - x).square().mean())
+    out["latent_var"] = float(x.var())
+    return out
+
+
+def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
+                    cfg: DiffusionStageConfig, info: DistInfo, resume: bool = False) -> dict:
+    """Train stage 1 or stage 2 on the training split of `data`; see module docstring.
+
+    Thread-safety: one run per process group. Real-time safe: no.
+    """
+    model.to(info.device)
+    model.requires_grad_(True)
+    model.vae.requires_grad_(False)
+    if model.config.vision.freeze_backbone:
+        model.vision.backbone.requires_grad_(False)
+    if stage == "stage2":  # u(sigma) is a stage-1 loss weight only
+        model.head.logvar_linear.requires_grad_(False)
+    hop = model.config.hop_samples
+    cache_dir = run.root / "cache"
+    if info.is_main:
+        train_cache = LatentCache(open_split(data, "train"), cache_dir, model.vae, hop)
+        held_cache = LatentCache(open_split(data, "heldout"), cache_dir, model.vae, hop)
+    barrier(info)
+    if not info.is_main:
+        train_cache = LatentCache(open_split(data, "train"), cache_dir, None, hop)
+        held_cache = None
+    windows = WindowBatches(train_cache, cfg.window_latents)
+    objective = DiffusionObjective(model, cfg, stage, loop.steps).to(info.device)
+    h = model.config.head
+    L, B, T = model.config.latent_dim, loop.batch_size, cfg.window_latents
+    rows = B * T * cfg.head_repeats
+
+    def batch_fn(step: int) -> dict[str, torch.Tensor]:
+        batch = windows.batch(step_rng(loop.seed, step, info.rank), B)
+        drop, noise, sigma = _draw(loop.seed, step, info.rank, rows, L, B, cfg, h.sigma_min,
+                                   h.sigma_max)
+        batch.update(drop=drop, noise=noise, sigma=sigma)
+        return {k: v.to(info.device) for k, v in batch.items()}
+
+    evaluate = None
+    if info.is_main:
+        held = WindowBatches(held_cache, cfg.window_latents).batch(
+            np.random.default_rng([loop.seed, 4321]), cfg.heldout_windows)
+        held = {k: v.to(info.device) for k, v in held.items()}
+        evaluate = lambda: heldout_report(objective, held, h.sigma_max)  # noqa: E731
+
+    def export() -> None:
+        save_model_atomic(copy.deepcopy(model).cpu().eval(), run.model_path)
+
+    return run_loop(stage=stage, objective=objective, batch_fn=batch_fn, cfg=loop, info=info,
+                    run=run, export=export, evaluate=evaluate, resume=resume,
+                    extra_config={stage: to_dict(cfg), "data": data,
+                                  "model": model.config.to_dict(),
+                                  "latent_std_train": train_cache.latent_std})

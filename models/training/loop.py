@@ -1,0 +1,188 @@
+"""The training loop shared by the three stages: optimise, log, checkpoint, resume.
+
+What it is: `LoopConfig` (optimiser and bookkeeping settings) and `run_loop`, which steps an
+objective module (its `forward(batch, step)` returns a dict with a scalar "loss" and other
+numbers to log) with AdamW, linear warm-up, gradient clipping, DDP when a process group
+exists, and every `ckpt_every` steps an atomic training state (`state.pt`: objective weights,
+optimiser, step) plus the exported model (`model.safetensors`) and the loss plot.
+
+Why resume is exact: every random draw of step k comes from generators seeded by
+(seed, k, rank) (`batches.step_rng`), so the only state is weights, optimiser and step, all in
+`state.pt`. On CPU with the same thread count, a resumed run matches an uninterrupted one
+bit for bit (tested).
+
+What it is not: a stage. Stages (`vae_stage.py`, `diffusion_stage.py`) build the objective,
+the batches and the export.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from livefoley.models.configutil import to_dict
+from livefoley.models.training.distributed import DistInfo, all_mean, barrier, wrap_ddp
+from livefoley.models.training.runstate import RunDir, atomic_torch_save, load_training_state
+from livefoley.protocol.errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """Optimiser and bookkeeping of one run (per-stage defaults live in the stages)."""
+
+    steps: int = 1000  # optimiser steps in total (a resumed run continues to this)
+    batch_size: int = 8  # per process
+    lr: float = 3e-4  # AdamW learning rate after warm-up
+    warmup_steps: int = 50  # linear warm-up from 0
+    decay_final_frac: float = 1.0  # cosine decay to lr * this at the last step (1: constant)
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # max global grad norm (0: off)
+    seed: int = 0
+    log_every: int = 10  # steps between log rows
+    ckpt_every: int = 100  # steps between checkpoints (and at the end)
+    eval_every: int = 0  # steps between held-out evaluations (0: only at the end)
+    time_limit_s: float = 0.0  # stop (with a checkpoint) after this wall time (0: none)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"LoopConfig.{name}: expected >= 1, found {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"LoopConfig.lr: expected > 0, found {self.lr}")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of optimiser step `step` (0-based)."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.decay_final_frac >= 1.0:
+            return self.lr
+        frac = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        low = self.lr * self.decay_final_frac
+        return low + 0.5 * (self.lr - low) * (1 + math.cos(math.pi * min(frac, 1.0)))
+
+
+BatchFn = Callable[[int], Any]  # step -> batch on the device (rank is bound by the stage)
+
+
+def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopConfig,
+             info: DistInfo, run: RunDir, export: Callable[[], None],
+             evaluate: Callable[[], dict[str, float]] | None = None, resume: bool = False,
+             extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train `objective`'s trainable parameters for `cfg.steps` steps; see module docstring.
+
+    Args:
+        stage: "vae", "stage1" or "stage2" (recorded, and checked on resume).
+        objective: module with `forward(batch, step) -> {"loss": tensor, ...}`.
+        batch_fn: step -> batch (already on the device, this rank's share).
+        cfg: the loop settings.
+        info: from `init_distributed`.
+        run: the run folder (every rank reads it on resume; only rank 0 writes).
+        export: writes the deployable model (rank 0, at each checkpoint).
+        evaluate: held-out numbers (rank 0, every `eval_every` and at the end).
+        resume: continue from `run/state.pt`; without it an existing state is refused.
+
+    Returns:
+        {"step": last step, "loss": mean loss of the last logged window, "wall_s": ...}.
+
+    Raises:
+        CheckpointError: a state exists and resume is off, or the state is of another stage.
+    """
+    params = [p for p in objective.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                            weight_decay=cfg.weight_decay)
+    start = 0
+    state_path = run.state_path
+    if info.is_main and state_path.exists() and not resume:
+        raise CheckpointError(f"run {run.root}: expected an empty run folder or --resume, "
+                              f"found a training state at step "
+                              f"{load_training_state(state_path)['step']}")
+    if resume:
+        start = _load_state(objective, opt, state_path, stage, info)
+    if info.is_main:
+        run.record_start(stage=stage, resumed_from=start, config={
+            "loop": to_dict(cfg), **(extra_config or {})})
+        run.truncate_logs(start)
+    ddp = wrap_ddp(objective, info)
+    objective.train()
+    t0 = time.perf_counter()
+    window: dict[str, list[float]] = {}
+    last: dict[str, Any] = {"step": start, "loss": float("nan")}
+    step = start
+    while step < cfg.steps:
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(step)
+        out = ddp(batch_fn(step), step)
+        loss = out["loss"]
+        if not torch.isfinite(loss):
+            raise ConfigError(f"{stage} step {step}: expected a finite loss, found {loss.item()}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = (torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                 if cfg.grad_clip > 0 else torch.zeros(()))
+        opt.step()
+        step += 1
+        for k, v in out.items():
+            window.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else v)
+        window.setdefault("grad_norm", []).append(float(gnorm))
+        timed_out = cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s
+        if step % cfg.log_every == 0 or step == cfg.steps or timed_out:
+            row = {k: all_mean(sum(v) / len(v), info) for k, v in window.items()}
+            row.update(step=step, lr=cfg.lr_at(step - 1),
+                       wall_s=round(time.perf_counter() - t0, 2))
+            window = {}
+            last = dict(row)
+            if info.is_main:
+                run.append(row)
+                log.info("%s step %d/%d: %s", stage, step, cfg.steps, " ".join(
+                    f"{k}={v:.4g}" for k, v in row.items() if k not in ("step",)))
+        want_eval = evaluate is not None and (
+            (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps or timed_out)
+        if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
+            _save_state(objective, opt, step, stage, run, info, export)
+        if want_eval and info.is_main:
+            objective.eval()
+            numbers = evaluate()
+            objective.train()
+            if info.is_main:
+                run.append({"step": step, **numbers}, kind="eval")
+                run.write_plot()
+            log.info("%s step %d held-out: %s", stage, step, numbers)
+            last["eval"] = numbers
+        if timed_out:
+            log.info("%s: time limit %.0f s reached at step %d", stage, cfg.time_limit_s, step)
+            break
+    last["wall_s"] = time.perf_counter() - t0
+    return last
+
+
+def _save_state(objective: nn.Module, opt: torch.optim.Optimizer, step: int, stage: str,
+                run: RunDir, info: DistInfo, export: Callable[[], None]) -> None:
+    if info.is_main:
+        atomic_torch_save({"stage": stage, "step": step, "objective": objective.state_dict(),
+                           "optimizer": opt.state_dict()}, run.state_path)
+        export()
+        run.write_plot()
+    barrier(info)
+
+
+def _load_state(objective: nn.Module, opt: torch.optim.Optimizer, path, stage: str,
+                info: DistInfo) -> int:
+    state = load_training_state(path)
+    if state.get("stage") != stage:
+        raise CheckpointError(f"training state {path}: expected stage {stage!r}, "
+                              f"found {state.get('stage')!r}")
+    objective.load_state_dict(state["objective"])
+    opt.load_state_dict(state["optimizer"])
+    log.info("resumed %s from %s at step %d", stage, path, state["step"])
+    return int(state["step"])

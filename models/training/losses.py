@@ -1,0 +1,160 @@
+"""Training losses: multi-resolution STFT, VAE KL, EDM2 diffusion loss, ECT consistency loss.
+
+What it is: pure torch functions (and one small module) of tensors, each named after the paper
+it follows:
+- `MultiResolutionSTFTLoss`: spectral convergence + log-magnitude L1 over several STFT sizes
+  (Yamamoto et al. 2020, Parallel WaveGAN, eqs. 4-6; the SoundReactor causal VAE config uses 7
+  resolutions 2048...32, shared/reference/soundreactor.md §1.4).
+- `kl_divergence`: KL(N(mean, std) || N(0, 1)) of the VAE bottleneck, mean over elements.
+- `sample_log_normal_sigma`, `edm2_loss`: EDM2's training loss with the learned uncertainty
+  u(sigma) (Karras et al. 2024, arXiv 2312.02696, eq. 21; SoundReactor Alg. 1):
+  e^{-u} lambda(sigma) ||D(x + sigma n, sigma) - x||^2 + u, lambda = (s^2+sd^2)/(s sd)^2.
+- `ect_r`, `ect_loss`: Easy Consistency Tuning (Geng et al. 2024, arXiv 2406.14548; locuslab/ect
+  `training/loss.py`): r = t (1 - q^{-(stage+1)} (1 + k sigmoid(-b t))), shared noise, target
+  under no_grad, distance ||D_t - D_r|| (or pseudo-Huber) divided by (t - r).
+
+What it is not: a training loop, or aware of the model (the denoiser is a callable).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from livefoley.protocol.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# (n_fft, hop): the reference's 7 resolutions, 2048 down to 32, hop = n_fft / 4.
+RESOLUTIONS_7: tuple[tuple[int, int], ...] = tuple((n, n // 4) for n in
+                                                   (2048, 1024, 512, 256, 128, 64, 32))
+RESOLUTIONS_5: tuple[tuple[int, int], ...] = RESOLUTIONS_7[:5]
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence + log-magnitude L1, averaged over resolutions (and channels).
+
+    Args:
+        resolutions: (n_fft, hop) pairs.
+        eps: floor of magnitudes before the log.
+    """
+
+    def __init__(self, resolutions: tuple[tuple[int, int], ...] = RESOLUTIONS_7,
+                 eps: float = 1e-5) -> None:
+        super().__init__()
+        if not resolutions:
+            raise ConfigError("MultiResolutionSTFTLoss: expected at least one resolution, "
+                              "found none")
+        self.resolutions = tuple(resolutions)
+        self.eps = eps
+        for n_fft, _ in self.resolutions:
+            self.register_buffer(f"window_{n_fft}", torch.hann_window(n_fft), persistent=False)
+
+    def _mag(self, x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+        spec = torch.stft(x, n_fft, hop, window=getattr(self, f"window_{n_fft}"),
+                          return_complex=True, center=True)  # (N, F, frames)
+        return spec.abs().clamp_min(self.eps)
+
+    def forward(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """generated, real: (B, C, L) audio -> scalar loss (0 when equal).
+
+        Thread-safety: stateless. Real-time safe: no.
+        """
+        if generated.shape != real.shape:
+            raise ConfigError(f"MR-STFT loss: expected equal shapes, found "
+                              f"{tuple(generated.shape)} and {tuple(real.shape)}")
+        g = generated.reshape(-1, generated.shape[-1])  # (B*C, L)
+        r = real.reshape(-1, real.shape[-1])
+        total = generated.new_zeros(())
+        for n_fft, hop in self.resolutions:
+            mg, mr = self._mag(g, n_fft, hop), self._mag(r, n_fft, hop)
+            # Spectral convergence over the whole batch (as auraloss): a silent segment has
+            # ||S_r|| = 0, and a per-segment ratio would blow up on it.
+            sc = torch.linalg.vector_norm(mr - mg) / torch.linalg.vector_norm(mr).clamp_min(
+                self.eps)
+            total = total + sc + (mr.log() - mg.log()).abs().mean()
+        return total / len(self.resolutions)
+
+
+def kl_divergence(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, std^2) || N(0, 1)), averaged over all elements."""
+    var = std.square()
+    return 0.5 * (mean.square() + var - 1.0 - var.log()).mean()
+
+
+def sample_log_normal_sigma(n: int, *, p_mean: float, p_std: float, sigma_min: float,
+                            sigma_max: float, generator: torch.Generator | None = None,
+                            device: torch.device | str = "cpu") -> torch.Tensor:
+    """ln sigma ~ N(p_mean, p_std^2), clamped to [sigma_min, sigma_max]: (n,)."""
+    z = torch.randn(n, generator=generator, device=device)
+    return (p_mean + p_std * z).exp().clamp(sigma_min, sigma_max)
+
+
+def edm2_loss(denoised: torch.Tensor, clean: torch.Tensor, sigma: torch.Tensor,
+              logvar: torch.Tensor, sigma_data: float) -> torch.Tensor:
+    """EDM2 loss with learned uncertainty (eq. 21), mean over rows and latent elements.
+
+    Args:
+        denoised: D(x + sigma n, sigma, z), (N, L).
+        clean: x, (N, L).
+        sigma: (N,).
+        logvar: u(sigma), (N, 1).
+        sigma_data: data std of the preconditioning.
+
+    Returns:
+        Scalar loss. Its minimum over u is reached at u = ln(lambda * mse), so the
+        per-sigma weight adapts to how hard each noise level is.
+    """
+    s = sigma[:, None]  # (N, 1)
+    weight = (s.square() + sigma_data**2) / (s * sigma_data).square()  # lambda(sigma)
+    mse = (denoised - clean).square()  # (N, L)
+    return (weight / logvar.exp() * mse + logvar).mean()
+
+
+def ect_r(t: torch.Tensor, stage: int, *, q: float = 2.0, k: float = 8.0,
+          b: float = 1.0) -> torch.Tensor:
+    """ECT's mapping r(t, stage) = t (1 - q^{-(stage+1)} (1 + k sigmoid(-b t))), >= 0.
+
+    As `stage` grows, t - r shrinks geometrically (Delta t -> 0): the consistency condition
+    is enforced between ever closer noise levels.
+    """
+    if stage < 0:
+        raise ConfigError(f"ect_r: expected stage >= 0, found {stage}")
+    decay = q ** -(stage + 1) * (1.0 + k * torch.sigmoid(-b * t))
+    return (t * (1.0 - decay)).clamp_min(0.0)
+
+
+def ect_loss(denoise: Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor],
+             clean: torch.Tensor, t: torch.Tensor, r: torch.Tensor, noise: torch.Tensor, *,
+             huber_c: float = 0.0) -> torch.Tensor:
+    """ECT consistency loss with shared noise, mean over rows.
+
+    Args:
+        denoise: (x, sigma, with_grad) -> D(x, sigma); called once with grad at t and once
+            as the stop-gradient target at r (under no_grad).
+        clean: x0 (N, L); noise: the shared n (N, L); t, r: (N,) with t > r >= 0.
+        huber_c: 0 for the L2 distance, > 0 for pseudo-Huber sqrt(d^2 + c^2) - c (c scaled
+            by sqrt(L) as in the reference).
+
+    Returns:
+        Scalar mean of d(D_t, D_r) / (t - r). Rows with r = 0 use the boundary condition
+        D(x, 0) = x, i.e. the clean sample itself.
+    """
+    x_t = clean + t[:, None] * noise
+    d_t = denoise(x_t, t, True)
+    with torch.no_grad():
+        x_r = clean + r[:, None] * noise
+        at_zero = (r <= 0)[:, None]
+        d_r = denoise(x_r, r.clamp_min(1e-6), False)
+        d_r = torch.where(at_zero, clean, d_r)
+    sq = (d_t - d_r).square().sum(dim=1)  # (N,)
+    if huber_c > 0:
+        c = huber_c * math.sqrt(clean.shape[1])
+        dist = (sq + c * c).sqrt() - c
+    else:
+        dist = (sq + 1e-12).sqrt()
+    return (dist / (t - r)).mean()

@@ -1,0 +1,82 @@
+"""Losses on inputs whose right answers are known."""
+
+import math
+
+import pytest
+import torch
+
+from livefoley.models.training.losses import (
+    RESOLUTIONS_5,
+    MultiResolutionSTFTLoss,
+    ect_loss,
+    ect_r,
+    edm2_loss,
+    kl_divergence,
+    sample_log_normal_sigma,
+)
+from livefoley.protocol.errors import ConfigError
+
+
+def test_mrstft_zero_for_equal_and_grows_with_error():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 2, 4800, generator=g)
+    loss = MultiResolutionSTFTLoss(RESOLUTIONS_5)
+    assert loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    small = loss(x + 0.01 * torch.randn(x.shape, generator=g), x).item()
+    large = loss(x + 0.3 * torch.randn(x.shape, generator=g), x).item()
+    assert 0 < small < large
+
+
+def test_mrstft_finite_on_silent_target():
+    x = torch.zeros(2, 2, 4800)
+    y = 0.01 * torch.randn(2, 2, 4800)
+    assert math.isfinite(MultiResolutionSTFTLoss()(y, x).item())
+
+
+def test_mrstft_shape_mismatch_names_both_shapes():
+    with pytest.raises(ConfigError, match=r"\(1, 2, 100\).*\(1, 2, 200\)"):
+        MultiResolutionSTFTLoss()(torch.zeros(1, 2, 100), torch.zeros(1, 2, 200))
+
+
+def test_kl_zero_for_standard_normal_posterior():
+    assert kl_divergence(torch.zeros(3, 4), torch.ones(3, 4)).item() == pytest.approx(0.0)
+    assert kl_divergence(torch.ones(3, 4), torch.ones(3, 4)).item() == pytest.approx(0.5)
+
+
+def test_edm2_loss_minimised_at_log_of_weighted_mse():
+    # d/du [e^-u a + u] = 0 at u = ln a, where a = lambda(sigma) * mse.
+    sigma = torch.tensor([0.5])
+    clean, den = torch.zeros(1, 4), torch.full((1, 4), 0.1)
+    a = ((0.25 + 0.25) / (0.25 * 0.25)) * 0.01
+    best = edm2_loss(den, clean, sigma, torch.tensor([[math.log(a)]]), 0.5).item()
+    for u in (math.log(a) - 0.5, math.log(a) + 0.5):
+        assert edm2_loss(den, clean, sigma, torch.tensor([[u]]), 0.5).item() > best
+    assert best == pytest.approx(1.0 + math.log(a), rel=1e-5)
+
+
+def test_ect_r_shrinks_gap_with_stage_and_stays_non_negative():
+    t = torch.tensor([0.01, 0.5, 2.0, 80.0])
+    gaps = [(t - ect_r(t, s)) for s in range(6)]
+    for a, b in zip(gaps, gaps[1:]):
+        assert torch.all(b <= a + 1e-7)
+    assert torch.all(ect_r(t, 0) >= 0)
+    assert ect_r(torch.tensor([80.0]), 0).item() == pytest.approx(40.0, rel=1e-4)  # q = 2
+    with pytest.raises(ConfigError, match="stage >= 0, found -1"):
+        ect_r(t, -1)
+
+
+def test_ect_loss_zero_for_exact_consistency_function():
+    # f(x, s) = x - s n is consistent along x_s = x0 + s n: every level maps to x0.
+    x0 = torch.randn(5, 3)
+    n = torch.randn(5, 3)
+    t, r = torch.full((5,), 2.0), torch.full((5,), 1.0)
+    f = lambda x, s, grad: x - s[:, None] * n  # noqa: E731
+    assert ect_loss(f, x0, t, r, n).item() == pytest.approx(0.0, abs=1e-5)
+    g = lambda x, s, grad: x  # noqa: E731  (identity: inconsistent; loss = ||n|| (t-r)/(t-r))
+    assert ect_loss(g, x0, t, r, n).item() == pytest.approx(n.norm(dim=1).mean().item(), rel=1e-4)
+
+
+def test_log_normal_sigma_clamped():
+    s = sample_log_normal_sigma(1000, p_mean=0.0, p_std=5.0, sigma_min=0.002, sigma_max=80.0,
+                                generator=torch.Generator().manual_seed(0))
+    assert s.min().item() >= 0.002 and s.max().item() <= 80.0
