@@ -1,0 +1,1 @@
+"""livefoley.sidecar (see README.md in this folder)."""
