@@ -148,6 +148,14 @@ class ModelConfig:
     transformer: TransformerConfig = dataclasses.field(default_factory=TransformerConfig)
     head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
     seed: int = 0  # seed of random initialisation for preset-built models
+    # Size of a text prompt embedding (384 for the MiniLM of models/spatial/text.py); 0 = the
+    # model takes no text (no text weights, no text rows: the stereo models before issue 9).
+    text_dim: int = 0
+
+    def __post_init__(self) -> None:
+        if self.text_dim < 0:
+            raise ConfigError(f"ModelConfig.text_dim: expected 0 (no text) or an embedding size "
+                              f">= 1, found {self.text_dim}")
 
     @property
     def hop_samples(self) -> int:

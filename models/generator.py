@@ -11,6 +11,12 @@ What it is: `StreamingGenerator`, SoundReactor's Algorithm 3 as a stream. Per fr
 `generate(frames)` is the offline equivalent: vision over the whole clip at once, the same
 autoregressive latent loop, one offline VAE decode. It equals stepping (tested).
 
+Text (models with `config.text_dim > 0`): `set_prompt(embedding)` sets the prompt; the text
+condition token moves to the new prompt's token over `prompt_ramp_steps` steps
+(`spatial.text.ConditionRamp`), so a change is heard at the next step and has no click at the
+block boundary (tested with `click_ratio`). Guidance then runs three row groups: cond (video +
+text), null (neither) and video (video, null text), combined by `combine_guidance`.
+
 What it is not: thread-safe or a scheduler. One thread steps one generator; which frame to
 take and when is the sidecar's business. The cond and null rows always run (static shapes
 for CUDA-graph capture), so guidance_scale = 1 costs the same as any other scale; a generator
@@ -84,13 +90,14 @@ class StreamingGenerator:
         seed: seed of the sampling noise; the same seed and frames give the same audio.
         guidance: keep the null (CFG) rows. False halves the transformer's rows (a CPU
             saving) and fixes guidance_scale at 1.
+        prompt_ramp_steps: model steps over which a prompt change ramps in (text models).
 
     Thread-safety: one thread per generator. Real-time safe: no (it runs the network), but
     per-step work allocates no state: caches, decoder state and noise buffers are static.
     """
 
     def __init__(self, model: V2AModel, *, batch_size: int = 1, device: str | torch.device = "cpu",
-                 seed: int = 0, guidance: bool = True) -> None:
+                 seed: int = 0, guidance: bool = True, prompt_ramp_steps: int = 4) -> None:
         self.device = check_device(device)
         self.model = model.to(self.device).eval()
         self.cfg = model.config
@@ -106,19 +113,87 @@ class StreamingGenerator:
         self.last_condition: torch.Tensor | None = None  # (B, 2D) of the last step
         self.steps_done = 0
         self._sigmas = self._make_sigmas()
+        if prompt_ramp_steps < 1:
+            raise ConfigError(f"prompt_ramp_steps: expected >= 1, found {prompt_ramp_steps}")
+        self.prompt_ramp_steps = int(prompt_ramp_steps)
+        self.text_guidance_scale = 3.0 if guidance else 1.0
+        self._prompt: torch.Tensor | None = None  # (B, text_dim) embedding, None = no prompt
         self.reset(batch_size)
+
+    @property
+    def text_dim(self) -> int:
+        """Size of the prompt embedding the model takes; 0 when it takes no text."""
+        return int(self.cfg.text_dim)
+
+    def set_prompt(self, embedding: torch.Tensor | None) -> None:
+        """Set the text prompt of every session (models with text).
+
+        Before the first step of a session the prompt applies at once; mid-stream the text
+        token ramps to it over `prompt_ramp_steps` steps (the first step is already 1/n of
+        the way), so the change is heard at the next block without a click. The prompt stays
+        across `reset()`.
+
+        Args:
+            embedding: (text_dim,) for every session or (B, text_dim) one per session, e.g.
+                `spatial.text.TextEncoder.encode(prompt)`; None = no prompt (null token).
+
+        Raises:
+            ConfigError: the model takes no text (text_dim 0), or the embedding is not a
+                finite float tensor of shape (text_dim,) or (B, text_dim). Nothing changes.
+
+        Thread-safety: generator's thread only. Real-time safe: no (a small MLP; call
+        between steps).
+        """
+        if not self.text_dim:
+            raise ConfigError("set_prompt: expected a model with text conditioning (config "
+                              "text_dim > 0), found text_dim 0")
+        if embedding is not None:
+            B, Dt = self.batch_size, self.text_dim
+            ok = (isinstance(embedding, torch.Tensor) and embedding.is_floating_point()
+                  and (tuple(embedding.shape) == (Dt,) or tuple(embedding.shape) == (B, Dt)))
+            if not ok:
+                found = (f"{type(embedding).__name__} {getattr(embedding, 'dtype', '')} "
+                         f"{tuple(getattr(embedding, 'shape', ()))}")
+                raise ConfigError(f"set_prompt: expected a float tensor of shape ({Dt},) or "
+                                  f"({B}, {Dt}), found {found}")
+            if not bool(torch.isfinite(embedding).all()):
+                raise ConfigError("set_prompt: expected finite values, found NaN or inf")
+            embedding = embedding.detach().to(self.device, torch.float32).expand(B, Dt).clone()
+        self._prompt = embedding
+        token = self._prompt_token()
+        if self.steps_done == 0:
+            self._ramp = self._new_ramp(token)  # nothing heard yet: apply at once
+        else:
+            self._ramp.set_target(token)
+
+    @torch.no_grad()
+    def _prompt_token(self) -> torch.Tensor:
+        return self.model.text_token(self._prompt, batch_size=self.batch_size).clone()  # (B, D)
+
+    def _new_ramp(self, token: torch.Tensor):
+        from livefoley.models.spatial.text import ConditionRamp
+
+        return ConditionRamp(token, ramp_steps=self.prompt_ramp_steps)
+
+    @property
+    def prompt_ramping(self) -> bool:
+        """True while the text token has not reached the last prompt set."""
+        return self._ramp is not None and self._ramp.ramping
 
     # --- options and state ---------------------------------------------------------------
 
     def set_options(self, *, nfe: int | None = None, guidance_scale: float | None = None,
-                    sampler: str | None = None, steps: int | None = None) -> None:
+                    sampler: str | None = None, steps: int | None = None,
+                    text_guidance_scale: float | None = None) -> None:
         """Change sampling options; takes effect at the next step.
 
         Args:
             nfe: consistency sampler evaluations, 1..4.
-            guidance_scale: CFG scale w (1 = no guidance).
+            guidance_scale: CFG scale w (1 = no guidance); the video scale for text models.
             sampler: "consistency" (ECT-tuned head) or "heun" (diffusion head).
             steps: Heun steps (2 * steps - 1 evaluations).
+            text_guidance_scale: text scale of `combine_guidance` (text models; 0 ignores
+                the prompt, 1 = no text guidance).
 
         Raises:
             ConfigError: a value out of range; the message names it and the valid range.
@@ -136,7 +211,16 @@ class StreamingGenerator:
         if guidance_scale is not None and not self.guidance and float(guidance_scale) != 1.0:
             raise ConfigError(f"guidance_scale: expected 1.0 (generator built with "
                               f"guidance=False, no null rows), found {guidance_scale}")
+        if text_guidance_scale is not None:
+            if not self.text_dim:
+                raise ConfigError(f"text_guidance_scale: expected a model with text (config "
+                                  f"text_dim > 0), found text_dim 0")
+            if not self.guidance and float(text_guidance_scale) != 1.0:
+                raise ConfigError(f"text_guidance_scale: expected 1.0 (generator built with "
+                                  f"guidance=False), found {text_guidance_scale}")
         self.nfe = self.nfe if nfe is None else int(nfe)
+        if text_guidance_scale is not None:
+            self.text_guidance_scale = float(text_guidance_scale)
         self.sampler = self.sampler if sampler is None else sampler
         self.steps = self.steps if steps is None else int(steps)
         if guidance_scale is not None:
@@ -166,7 +250,11 @@ class StreamingGenerator:
                 raise ConfigError(f"batch_size: expected >= 1, found {batch_size}")
             self.batch_size = int(batch_size)
         B = self.batch_size
-        rows = 2 * B if self.guidance else B  # cond rows, then null rows
+        if self._prompt is not None and self._prompt.shape[0] != B:
+            self._prompt = self._prompt[:1].expand(B, -1).clone()
+        # cond rows, then null rows, then (text models) video-only rows
+        groups = (3 if self.text_dim else 2) if self.guidance else 1
+        rows = groups * B
         if getattr(self, "cache", None) is not None and self.cache.batch_size == rows:
             # Same batch: clear in place, so every static tensor keeps its address (a
             # captured CUDA graph stays valid across sessions).
@@ -183,6 +271,8 @@ class StreamingGenerator:
         self.prev_latent: torch.Tensor | None = None
         self._z_audio: torch.Tensor | None = None
         self.steps_done = 0
+        self._ramp = self._new_ramp(self._prompt_token()) if self.text_dim else None
+        self.last_text_token: torch.Tensor | None = None  # (B, D) text token of the last step
 
     def state_bytes(self) -> int:
         """Bytes held by the streaming state (KV cache + decoder state); constant per stream.
@@ -220,7 +310,9 @@ class StreamingGenerator:
         """Steps 2-5 after vision: transformer (cond+null), guidance, head. -> (B, latent)."""
         self.prepare()  # no-op in `step`, which prepared before starting its watch
         B = self.batch_size
-        if self.guidance:
+        if self.text_dim:
+            h_v = self._text_vision_step(tokens)
+        elif self.guidance:
             null = self.model.null_token.to(tokens.dtype).expand(B, -1)  # (B, Dv)
             h = self.model.step_vision(torch.cat([tokens, null]), self.cache)  # (2B, D)
             h_v = apply_cfg(h[:B], h[B:], self.guidance_scale)  # (B, D)
@@ -240,6 +332,22 @@ class StreamingGenerator:
         self._z_audio = None
         self.steps_done += 1
         return latent
+
+    def _text_vision_step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Vision-position step of a text model: cond / null / video rows, guided -> (B, D)."""
+        from livefoley.models.spatial.text import combine_guidance
+
+        B = self.batch_size
+        text = self._ramp.step()  # (B, D): ramps towards the last prompt set
+        self.last_text_token = text
+        if not self.guidance:
+            return self.model.step_vision(tokens, self.cache, text)
+        null_v = self.model.null_token.to(tokens.dtype).expand(B, -1)  # (B, Dv)
+        null_t = self.model.text.null_token.to(text.dtype).expand(B, -1)  # (B, D)
+        h = self.model.step_vision(torch.cat([tokens, null_v, tokens]), self.cache,
+                                   torch.cat([text, null_t, null_t]))  # (3B, D)
+        return combine_guidance(h[B:2 * B], h[2 * B:], h[:B], video_scale=self.guidance_scale,
+                                text_scale=self.text_guidance_scale)
 
     def _as_frames(self, frames, ndim: int) -> torch.Tensor:
         if isinstance(frames, np.ndarray):
@@ -310,12 +418,15 @@ class StreamingGenerator:
                    for t in range(tokens.shape[1])]
         return torch.stack(latents, dim=1)  # (B, T, L)
 
-    def forward_train(self, vision_tokens: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+    def forward_train(self, vision_tokens: torch.Tensor, latents: torch.Tensor,
+                      text_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher-forced conditions of whole clips, as stepping would produce them.
 
         Args:
             vision_tokens: (B, T, token_dim), e.g. `model.vision(frames, fmt)`.
             latents: (B, T, latent_dim) the latents of the clip.
+            text_tokens: text models: (B, D) or (B, T, D) text tokens; None = the current
+                prompt's token (as stepping after `reset()` uses).
 
         Returns:
             (B, T, 2 * d_model): the guided z_i at this generator's guidance scale; equal to
@@ -323,7 +434,13 @@ class StreamingGenerator:
 
         Thread-safety: stateless (reads weights only). Real-time safe: no.
         """
-        return self.model.guided_conditions(vision_tokens, latents, self.guidance_scale)
+        if self.text_dim:
+            if text_tokens is None:
+                text_tokens = self._prompt_token()
+            return self.model.guided_conditions(vision_tokens, latents, self.guidance_scale,
+                                                text_tokens, self.text_guidance_scale)
+        return self.model.guided_conditions(vision_tokens, latents, self.guidance_scale,
+                                            text_tokens)
 
     @torch.inference_mode()
     def generate(self, frames, pixel_format: str = "RGBA8") -> torch.Tensor:

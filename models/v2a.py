@@ -8,7 +8,11 @@ vision token for classifier-free guidance, and defines the token stream of Sound
     token:     x_0=BOS   v_1  x_1  v_2  x_2 ...  x_{i-1}   v_i
 
 The condition of frame i is z_i = [h(x_{i-1}), h(v_i)], the transformer outputs at the
-previous-audio and current-vision positions. `forward_train` computes every z_i at once
+previous-audio and current-vision positions. A model with text (`config.text_dim > 0`) adds a
+text condition token t_i (the projected prompt embedding, or a learned null token for "no
+prompt") to the embedding of every vision position: v_i -> vision_in(v_i) + t_i. Per frame,
+not a prefix, because a prefix token would leave the sliding KV window after W frames and a
+prompt may change mid-stream. `forward_train` computes every z_i at once
 (teacher forcing, causal sliding-window mask); `step_audio` / `step_vision` compute them one
 token at a time on a `KVCache` and give the same numbers (tested).
 
@@ -55,21 +59,73 @@ class V2AModel(nn.Module):
                                   time_embed_dim=h.time_embed_dim, sigma_data=h.sigma_data,
                                   logvar_channels=h.logvar_channels, seed=cfg.seed)
         self.vae = AudioVAE(cfg.vae)
+        # Built last so that a model without text draws exactly the random numbers it drew
+        # before text existed (same seeded weights, same checkpoint keys).
+        self.text = None
+        if cfg.text_dim:
+            from livefoley.models.spatial.text import TextConditioner  # numpy-heavy package
+
+            self.text = TextConditioner(width=D, text_dim=cfg.text_dim)
+
+    # --- text condition ------------------------------------------------------------------
+
+    def text_token(self, embedding: torch.Tensor | None, *, batch_size: int = 1,
+                   drop: torch.Tensor | None = None) -> torch.Tensor:
+        """Text condition tokens (B, d_model): projected embeddings, or the null token.
+
+        Args:
+            embedding: (B, text_dim) prompt embeddings, or None for "no prompt".
+            batch_size: rows when `embedding` is None.
+            drop: optional (B,) bool; True rows get the null token (CFG training dropout).
+
+        Raises:
+            ConfigError: the model takes no text, or the embedding has the wrong shape.
+
+        Thread-safety: stateless. Real-time safe: no growth (small temporaries).
+        """
+        if self.text is None:
+            raise ConfigError(f"text_token: expected a model with text conditioning "
+                              f"(config text_dim > 0), found text_dim {self.config.text_dim}")
+        if embedding is not None:
+            embedding = embedding.to(self.text.null_token.dtype)
+        return self.text(embedding, drop=drop, batch_size=batch_size)
+
+    def _check_text_tokens(self, text_tokens: torch.Tensor | None, B: int, T: int):
+        if text_tokens is None:
+            if self.text is None:
+                return None
+            return self.text.null_token.expand(B, T, -1)  # (B, T, D)
+        if self.text is None:
+            raise ConfigError(f"text_tokens: expected None (config text_dim 0: the model takes "
+                              f"no text), found a tensor of shape {tuple(text_tokens.shape)}")
+        D = self.config.transformer.d_model
+        if text_tokens.dim() == 2:
+            text_tokens = text_tokens[:, None].expand(-1, T, -1)  # (B, T, D): one per clip
+        if tuple(text_tokens.shape) != (B, T, D):
+            raise ConfigError(f"text_tokens: expected (B={B}, D={D}) or (B={B}, T={T}, D={D}), "
+                              f"found {tuple(text_tokens.shape)}")
+        return text_tokens
 
     # --- teacher-forced (offline) path -------------------------------------------------
 
-    def embed_sequence(self, vision_tokens: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+    def embed_sequence(self, vision_tokens: torch.Tensor, latents: torch.Tensor,
+                       text_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Interleave [BOS, v_1, x_1, ..., x_{T-1}, v_T] as embeddings (B, 2T, d_model).
 
         Args:
             vision_tokens: (B, T, token_dim).
             latents: (B, T, latent_dim) clean latents x_1..x_T; x_T is not an input.
+            text_tokens: (B, T, d_model) or (B, d_model) text condition tokens added at the
+                vision positions (models with text; None = the null token).
         """
         B, T, _ = vision_tokens.shape
         if latents.shape[:2] != (B, T) or latents.shape[2] != self.config.latent_dim:
             raise ConfigError(f"embed_sequence: expected latents of shape "
                               f"{(B, T, self.config.latent_dim)}, found {tuple(latents.shape)}")
         v = self.vision_in(vision_tokens)  # (B, T, D)
+        text_tokens = self._check_text_tokens(text_tokens, B, T)
+        if text_tokens is not None:
+            v = v + text_tokens.to(v.dtype)
         a = self.audio_in(latents[:, :-1])  # (B, T-1, D)
         a = torch.cat([self.bos.expand(B, 1, -1), a], dim=1)  # (B, T, D): x_0..x_{T-1}
         return torch.stack([a, v], dim=2).flatten(1, 2)  # (B, 2T, D)
@@ -79,6 +135,7 @@ class V2AModel(nn.Module):
         vision_tokens: torch.Tensor,
         latents: torch.Tensor,
         drop_vision: torch.Tensor | None = None,
+        text_tokens: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Per-frame head conditions z_i of a whole clip, teacher-forced and causal.
 
@@ -87,6 +144,8 @@ class V2AModel(nn.Module):
             latents: (B, T, latent_dim) clean latents of the clip.
             drop_vision: optional (B,) bool; True rows see the null token at every vision
                 position (CFG training, and the null path of guidance).
+            text_tokens: (B, d_model) or (B, T, d_model) from `text_token` (models with text;
+                None = no prompt). Must be None for a model without text.
 
         Returns:
             (B, T, 2 * d_model): z_i = [h(x_{i-1}), h(v_i)].
@@ -96,16 +155,17 @@ class V2AModel(nn.Module):
         if drop_vision is not None:
             null = self.null_token.to(vision_tokens.dtype)
             vision_tokens = torch.where(drop_vision[:, None, None], null, vision_tokens)
-        h = self.transformer(self.embed_sequence(vision_tokens, latents))  # (B, 2T, D)
+        h = self.transformer(self.embed_sequence(vision_tokens, latents, text_tokens))  # (B, 2T, D)
         return torch.cat([h[:, 0::2], h[:, 1::2]], dim=-1)  # (B, T, 2D)
 
     def forward(self, vision_tokens: torch.Tensor, latents: torch.Tensor,
-                drop_vision: torch.Tensor | None = None) -> torch.Tensor:
+                drop_vision: torch.Tensor | None = None,
+                text_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Same as `forward_train` (so DDP and friends can call the module).
 
         Thread-safety: stateless. Real-time safe: no.
         """
-        return self.forward_train(vision_tokens, latents, drop_vision)
+        return self.forward_train(vision_tokens, latents, drop_vision, text_tokens)
 
     def param_counts(self) -> dict[str, int]:
         """Parameters per part (vision, transformer incl. embeddings, head, vae_decoder, ...).
@@ -114,18 +174,29 @@ class V2AModel(nn.Module):
         """
         count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
         emb = count(self.vision_in) + count(self.audio_in) + self.bos.numel()
-        return {"vision": count(self.vision), "transformer": count(self.transformer),
-                "embeddings": emb + self.null_token.numel(), "head": count(self.head),
-                "vae_encoder": count(self.vae.encoder), "vae_decoder": count(self.vae.decoder),
-                "total": count(self)}
+        out = {"vision": count(self.vision), "transformer": count(self.transformer),
+               "embeddings": emb + self.null_token.numel(), "head": count(self.head),
+               "vae_encoder": count(self.vae.encoder), "vae_decoder": count(self.vae.decoder)}
+        if self.text is not None:
+            out["text"] = count(self.text)
+        out["total"] = count(self)
+        return out
 
     def guided_conditions(
-        self, vision_tokens: torch.Tensor, latents: torch.Tensor, guidance_scale: float
+        self, vision_tokens: torch.Tensor, latents: torch.Tensor, guidance_scale: float,
+        text_tokens: torch.Tensor | None = None, text_scale: float = 1.0,
     ) -> torch.Tensor:
         """Offline equivalent of the streaming guided condition (cond and null batched).
 
-        z_i = [h_cond(x_{i-1}), null + scale * (cond - null) at v_i]; returns (B, T, 2D).
+        Without text: z_i = [h_cond(x_{i-1}), null + scale * (cond - null) at v_i].
+        With text: three row groups, cond (video + text), null (neither) and video (video,
+        null text), combined at v_i by `combine_guidance` (video scale `guidance_scale`, text
+        scale `text_scale`). Returns (B, T, 2D).
         """
+        if self.text is not None:
+            return self._guided_text(vision_tokens, latents, guidance_scale, text_tokens,
+                                     text_scale)
+        self._check_text_tokens(text_tokens, *vision_tokens.shape[:2])
         B = vision_tokens.shape[0]
         drop = torch.arange(2 * B, device=vision_tokens.device) >= B  # (2B,)
         z = self.forward_train(torch.cat([vision_tokens, vision_tokens]),
@@ -134,6 +205,22 @@ class V2AModel(nn.Module):
         cond, null = z[:B], z[B:]
         return torch.cat([cond[..., :D], apply_cfg(cond[..., D:], null[..., D:], guidance_scale)],
                          dim=-1)
+
+    def _guided_text(self, vision_tokens, latents, guidance_scale, text_tokens, text_scale):
+        from livefoley.models.spatial.text import combine_guidance
+
+        B, T = vision_tokens.shape[:2]
+        text_tokens = self._check_text_tokens(text_tokens, B, T)  # (B, T, D)
+        null_text = self.text.null_token.expand(B, T, -1)
+        drop = torch.arange(3 * B, device=vision_tokens.device) // B == 1  # (3B,): null rows
+        z = self.forward_train(torch.cat([vision_tokens] * 3), torch.cat([latents] * 3),
+                               drop_vision=drop,
+                               text_tokens=torch.cat([text_tokens, null_text, null_text]))
+        D = self.config.transformer.d_model
+        cond, null, video = z[:B], z[B:2 * B], z[2 * B:]  # each (B, T, 2D)
+        h_v = combine_guidance(null[..., D:], video[..., D:], cond[..., D:],
+                               video_scale=guidance_scale, text_scale=text_scale)
+        return torch.cat([cond[..., :D], h_v], dim=-1)
 
     # --- streaming path ------------------------------------------------------------------
 
@@ -159,12 +246,24 @@ class V2AModel(nn.Module):
                 h = h.repeat(rows // h.shape[0], 1)  # (rows, D): same audio for cond and null
         return self.transformer.step(h, cache)
 
-    def step_vision(self, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """Feed v_i (rows, token_dim) -> transformer outputs (rows, D).
+    def step_vision(self, tokens: torch.Tensor, cache: KVCache,
+                    text_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Feed v_i (rows, token_dim), plus text tokens (rows, D) if the model has text.
+
+        Returns the transformer outputs (rows, D). `text_tokens` None on a model with text
+        means the null token (no prompt).
 
         Thread-safety: one thread per cache. Real-time safe: no growth (static cache).
         """
-        return self.transformer.step(self.vision_in(tokens.to(self.vision_in.weight.dtype)), cache)
+        h = self.vision_in(tokens.to(self.vision_in.weight.dtype))  # (rows, D)
+        if self.text is not None:
+            if text_tokens is None:
+                text_tokens = self.text.null_token.expand(h.shape[0], -1)
+            h = h + text_tokens.to(h.dtype)
+        elif text_tokens is not None:
+            raise ConfigError(f"step_vision: expected no text tokens (config text_dim 0), "
+                              f"found {tuple(text_tokens.shape)}")
+        return self.transformer.step(h, cache)
 
 
 def build_model(cfg: ModelConfig) -> V2AModel:
