@@ -4,7 +4,8 @@ What it is: every size of the SoundReactor-style network as a config value — t
 (`VAEConfig`), the causal transformer (`TransformerConfig`), the diffusion head (`HeadConfig`),
 the vision front-end (`VisionConfig`, owned by `livefoley.models.vision`) — nested in
 `ModelConfig`, with strict `from_dict`/`to_dict` so the config travels inside a checkpoint as
-JSON. Presets: `TINY` (live on 2 CPU cores) and `SR` (the paper's scale), in `PRESETS`.
+JSON. Presets: `TINY` (live on 2 CPU cores), `SR` (the paper's scale) and `SPATIAL_TINY`
+(FOA + panoramic frames + text, issue 9), in `PRESETS`.
 
 What it is not: a place for training hyper-parameters (optimiser, schedules); those belong to
 `livefoley.models.training`.
@@ -209,16 +210,35 @@ def sr_config() -> ModelConfig:
     return ModelConfig(vision=VISION_SR)
 
 
-PRESET_NAMES: tuple[str, ...] = ("tiny", "sr")
+def spatial_tiny_config() -> ModelConfig:
+    """`tiny` made spatial (issue 9): FOA out, panoramic frames in, text prompts.
+
+    - VAE: 4 channels, AmbiX (ACN W, Y, Z, X; SN3D), the tiny VAE's sizes otherwise.
+    - Vision: equirectangular 2:1 frames resized to 128x64 (no crop: every direction is
+      seen), circular padding along x so the seam at +-180 deg is no edge (`wrap_horizontal`).
+      Grid 4x8 -> 2x4 aggregator cells.
+    - Text: 384-dim MiniLM embeddings (`spatial.text.TextEncoder`).
+    """
+    base = tiny_config()
+    return dataclasses.replace(
+        base,
+        vision=dataclasses.replace(base.vision, input_size_px=64, input_width_px=128,
+                                   aspect_mode="stretch", wrap_horizontal=True),
+        vae=dataclasses.replace(base.vae, channels=4),
+        text_dim=384,
+    )
+
+
+PRESET_NAMES: tuple[str, ...] = ("tiny", "sr", "spatial_tiny")
 
 
 def get_preset(name: str) -> ModelConfig:
-    """Return the preset config `name` ("tiny" or "sr").
+    """Return the preset config `name` ("tiny", "sr" or "spatial_tiny").
 
     Raises:
         ConfigError: unknown name; the message lists the valid names.
     """
-    builders = {"tiny": tiny_config, "sr": sr_config}
+    builders = {"tiny": tiny_config, "sr": sr_config, "spatial_tiny": spatial_tiny_config}
     if name not in builders:
         raise ConfigError(f"unknown model preset: expected one of {list(PRESET_NAMES)}, "
                           f"found {name!r}")
@@ -227,4 +247,5 @@ def get_preset(name: str) -> ModelConfig:
 
 TINY = tiny_config()
 SR = sr_config()
-PRESETS: dict[str, ModelConfig] = {"tiny": TINY, "sr": SR}
+SPATIAL_TINY = spatial_tiny_config()
+PRESETS: dict[str, ModelConfig] = {"tiny": TINY, "sr": SR, "spatial_tiny": SPATIAL_TINY}

@@ -2,6 +2,7 @@
 
     livefoley data generate --out data/doom --seed 0 --train-episodes 64 --heldout-episodes 8
     livefoley data info --data data/doom
+    livefoley data scenes --out data/scenes --train 64 --heldout 16   # spatial FOA scenes
 
 What it is: argument parsing and printing over `generate.py` and `shards.py`; nothing else.
 """
@@ -37,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"comma-separated subset of {','.join(AGENT_KINDS)}")
     g.add_argument("--workers", type=int, default=1, help="recording processes")
     g.add_argument("--limit", type=int, default=None, help="record at most this many shards")
+    sc = sub.add_parser("scenes", help="procedural 3-D scenes: equirect frames + FOA + captions")
+    sc.add_argument("--out", required=True, help="dataset folder (created; completed if present)")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--train", type=int, default=64, help="training scenes")
+    sc.add_argument("--heldout", type=int, default=16, help="held-out scenes (other seeds)")
+    sc.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
+    sc.add_argument("--size", default="128x64", help="equirect frame WxH (2:1)")
+    sc.add_argument("--max-sources", type=int, default=3)
     i = sub.add_parser("info", help="summarise a dataset")
     i.add_argument("--data", required=True, help="dataset folder")
 
@@ -54,7 +63,27 @@ def main(args: argparse.Namespace) -> int:
               f"{summary['tics']} tics in {summary['wall_s']:.1f} s "
               f"({summary['tics_per_s']:.0f} tics/s)")
         return 0
+    if args.data_command == "scenes":
+        return _scenes(args)
     return _info(args.data)
+
+
+def _scenes(args: argparse.Namespace) -> int:
+    from livefoley.models.spatial.dataset import write_scene_splits
+    from livefoley.models.spatial.scene import SceneConfig
+    from livefoley.protocol.errors import ConfigError
+
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size: expected WxH such as 128x64, found {args.size!r}") from None
+    cfg = SceneConfig(duration_s=args.duration, frame_width=w, frame_height=h,
+                      max_sources=args.max_sources)
+    made = write_scene_splits(args.out, seed=args.seed, train=args.train, heldout=args.heldout,
+                              config=cfg)
+    print(f"scenes in {args.out}: made {made['train']} train, {made['heldout']} held-out, "
+          f"kept {made['skipped']} complete ones")
+    return 0
 
 
 def _info(root: str) -> int:

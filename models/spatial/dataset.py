@@ -66,6 +66,63 @@ def write_scene_dataset(root: str | Path, seeds: list[int], config: SceneConfig 
     return paths
 
 
+TRAIN_SEED_OFFSET = 0
+HELDOUT_SEED_OFFSET = 1_000_000  # held-out scenes never share a seed with training scenes
+
+
+def scene_seeds(seed: int, split: str, n: int) -> list[int]:
+    """Seeds of the `n` scenes of `split` ("train" or "heldout") of a dataset made with `seed`.
+
+    Disjoint between splits and between dataset seeds below 1000.
+    """
+    if split not in ("train", "heldout"):
+        raise ConfigError(f"scene split: expected 'train' or 'heldout', found {split!r}")
+    off = TRAIN_SEED_OFFSET if split == "train" else HELDOUT_SEED_OFFSET
+    return [off + seed * 1000 + i for i in range(n)]
+
+
+def write_scene_splits(root: str | Path, *, seed: int, train: int, heldout: int,
+                       config: SceneConfig = SceneConfig(), progress=None) -> dict[str, int]:
+    """Write (or complete) a train + heldout scene dataset under `root`; returns counts.
+
+    Shards that already exist are kept (a rerun completes an interrupted dataset); the
+    dataset's SceneConfig goes to `root/scenes.json` and must match on a rerun.
+
+    Raises:
+        ConfigError: `root` holds a dataset made with another seed or SceneConfig.
+    """
+    import json
+
+    from livefoley.models.data.shards import list_shards, remove_stale_temps
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    record = {"format": "livefoley-scenes/1", "seed": seed,
+              "scene_config": dataclasses.asdict(config)}
+    record = json.loads(json.dumps(record))  # tuples -> lists, as read back
+    path = root / "scenes.json"
+    if path.exists():
+        found = json.loads(path.read_text())
+        if found != record:
+            raise ConfigError(f"scene dataset {root}: expected {record}, found {found}")
+    else:
+        path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    remove_stale_temps(root)
+    made = {"train": 0, "heldout": 0, "skipped": 0}
+    for split, n in (("train", train), ("heldout", heldout)):
+        done = {p.name for p in list_shards(root, split)}
+        for i, s in enumerate(scene_seeds(seed, split, n)):
+            name = f"{split}-{i:05d}"
+            if name in done:
+                made["skipped"] += 1
+                continue
+            write_scene_shard(root, name, generate_scene(s, config))
+            made[split] += 1
+            if progress is not None:
+                progress(f"{name} (scene seed {s})")
+    return made
+
+
 def sources_from_meta(meta: dict[str, Any]) -> tuple[SceneConfig, tuple[SourceSpec, ...]]:
     """Rebuild the SceneConfig and SourceSpecs a shard was written from.
 
@@ -90,5 +147,5 @@ def scene_from_shard(shard: Shard) -> Scene:
                  str(shard.meta["caption"]))
 
 
-__all__ = ["AUDIO_LAYOUT", "scene_meta", "write_scene_shard", "write_scene_dataset", "sources_from_meta",
+__all__ = ["AUDIO_LAYOUT", "scene_meta", "scene_seeds", "write_scene_splits", "write_scene_shard", "write_scene_dataset", "sources_from_meta",
            "scene_from_shard"]

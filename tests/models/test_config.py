@@ -22,7 +22,7 @@ from livefoley.models.vae import count_decoder_params
 from livefoley.protocol.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["tiny", "sr"])
+@pytest.mark.parametrize("name", ["tiny", "sr", "spatial_tiny"])
 def test_round_trip_through_json(name):
     cfg = PRESETS[name]
     again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
