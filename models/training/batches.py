@@ -44,6 +44,31 @@ def step_torch_generator(seed: int, step: int, rank: int = 0,
     return torch.Generator(device=device).manual_seed(s)
 
 
+def caption_embeddings(shards: list[Shard], text_dim: int) -> torch.Tensor:
+    """(S, text_dim) MiniLM embeddings of each shard's `meta["caption"]` (text models).
+
+    A shard without a caption gets a zero row and a warning: such a dataset (e.g. ViZDoom
+    recordings) trains the text path only through its null token.
+
+    Raises:
+        ConfigError: text_dim is not the encoder's 384.
+    """
+    from livefoley.models.spatial.text import TEXT_EMBEDDING_DIM, TextEncoder
+
+    if text_dim != TEXT_EMBEDDING_DIM:
+        raise ConfigError(f"caption embeddings: expected a model with text_dim "
+                          f"{TEXT_EMBEDDING_DIM} (the MiniLM encoder), found {text_dim}")
+    captions = [s.meta.get("caption") for s in shards]
+    out = torch.zeros(len(shards), text_dim)
+    have = [i for i, c in enumerate(captions) if isinstance(c, str) and c]
+    if len(have) < len(shards):
+        log.warning("%d of %d shards have no caption: they train with the null text token",
+                    len(shards) - len(have), len(shards))
+    if have:
+        out[have] = TextEncoder().encode_batch([captions[i] for i in have]).cpu()
+    return out
+
+
 def open_split(root: str | os.PathLike, split: str) -> list[Shard]:
     """All complete shards of `split`. Raises ConfigError when there are none."""
     paths = list_shards(root, split)
@@ -143,7 +168,8 @@ class LatentCache:
 
 
 class WindowBatches:
-    """Windows of `window_latents` ticks: frames (B, T+1, H, W, 3) uint8, latents (B, T, L).
+    """Windows of `window_latents` ticks: frames (B, T+1, H, W, 3) uint8, latents (B, T, L),
+    and `shard` (B,) int64, the index of each window's shard (captions of scene shards).
 
     Frame 0 of a window is the frame of the tick before it (or its own first frame at the
     start of a recording, so the first delta is 0 as in a fresh live session).
@@ -159,9 +185,10 @@ class WindowBatches:
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
         T = self.window_latents
-        frames, latents = [], []
+        frames, latents, shards = [], [], []
         for _ in range(batch_size):
             s = self.usable[int(rng.integers(len(self.usable)))]
+            shards.append(s)
             lat = self.cache.latents[s]
             start = int(rng.integers(0, lat.shape[0] - T + 1))
             table = self.cache.frame_tables[s]
@@ -169,4 +196,5 @@ class WindowBatches:
             frames.append(np.asarray(self.cache.shards[s].frames[idx]))
             latents.append(lat[start:start + T])
         return {"frames": torch.from_numpy(np.stack(frames)),
-                "latents": torch.from_numpy(np.stack(latents).astype(np.float32))}
+                "latents": torch.from_numpy(np.stack(latents).astype(np.float32)),
+                "shard": torch.tensor(shards, dtype=torch.int64)}  # index into cache.shards

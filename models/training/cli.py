@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--window", type=int, default=32, help="latent ticks per window")
             p.add_argument("--head-repeats", type=int, default=4,
                            help="noise draws per frame condition (MAR's batch multiplier)")
+        if name != "vae":
+            p.add_argument("--p-text-uncond", type=float, default=0.2,
+                           help="null text token probability (models with text)")
         if name == "stage1":
             p.add_argument("--p-uncond", type=float, default=0.1)
             p.add_argument("--p-mean", type=float, default=-0.4)
@@ -124,7 +127,8 @@ def main(args: argparse.Namespace) -> int:
 
             cfg = DiffusionStageConfig(
                 window_latents=args.window, head_repeats=args.head_repeats,
-                p_uncond=args.p_uncond, p_mean=args.p_mean, p_std=args.p_std,
+                p_uncond=args.p_uncond, p_text_uncond=args.p_text_uncond,
+                p_mean=args.p_mean, p_std=args.p_std,
                 ect_stages=getattr(args, "ect_stages", 6), huber_c=getattr(args, "huber_c", 0.0))
             result = train_diffusion(stage=args.train_stage, model=model, data=args.data,
                                      run=run, loop=loop, cfg=cfg, info=info, resume=args.resume)

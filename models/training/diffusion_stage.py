@@ -8,7 +8,10 @@ latents are computed once per shard into `RUN/cache/`):
 1. vision tokens of the window's frames (the frame of the previous tick gives the first
    delta), the whole sequence replaced by the null token with probability `p_uncond`
    (SoundReactor Alg. 1 line 3);
-2. teacher-forced conditions z_i = [h(x_{i-1}), h(v_i)] (`V2AModel.forward_train`);
+2. teacher-forced conditions z_i = [h(x_{i-1}), h(v_i)] (`V2AModel.forward_train`); a text
+   model also gets each shard's caption embedding (MiniLM, once per shard) as its text
+   token, replaced by the null text token with probability `p_text_uncond` independently
+   of the vision dropout (so both single-condition paths of `combine_guidance` are trained);
 3. each z_i repeated `head_repeats` times with fresh noise (MAR's diffusion batch multiplier:
    the head is cheap next to the transformer);
 4. stage 1: EDM2 loss with learned uncertainty, ln sigma ~ N(p_mean, p_std) (Alg. 1);
@@ -35,6 +38,7 @@ from torch import nn
 from livefoley.models.configutil import to_dict
 from livefoley.models.training.batches import (
     LatentCache,
+    caption_embeddings,
     WindowBatches,
     open_split,
     step_rng,
@@ -60,6 +64,7 @@ class DiffusionStageConfig:
     window_latents: int = 32  # latent ticks per training window (1.07 s at 30 Hz)
     head_repeats: int = 4  # noise draws per condition (MAR diffusion_batch_mul)
     p_uncond: float = 0.1  # probability of the null vision sequence (CFG training)
+    p_text_uncond: float = 0.2  # probability of the null text token (text models), independent
     p_mean: float = -0.4  # ln sigma mean (stage 1 EDM2; ECT uses -1.1)
     p_std: float = 1.4  # ln sigma std (ECT uses 2.0)
     ect_stages: int = 6  # ECT stage advances over the run (t - r halves each time)
@@ -70,9 +75,10 @@ class DiffusionStageConfig:
     heldout_windows: int = 16  # fixed held-out windows for the report
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.p_uncond < 1.0:
-            raise ConfigError(f"DiffusionStageConfig.p_uncond: expected [0, 1), "
-                              f"found {self.p_uncond}")
+        for name in ("p_uncond", "p_text_uncond"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"DiffusionStageConfig.{name}: expected [0, 1), "
+                                  f"found {getattr(self, name)}")
         if self.window_latents < 2 or self.head_repeats < 1 or self.ect_stages < 1:
             raise ConfigError(f"DiffusionStageConfig: expected window_latents >= 2, "
                               f"head_repeats >= 1, ect_stages >= 1, found "
@@ -99,21 +105,31 @@ class DiffusionObjective(nn.Module):
                    self.cfg.ect_stages - 1)
 
     def conditions(self, frames: torch.Tensor, latents: torch.Tensor,
-                   drop: torch.Tensor) -> torch.Tensor:
-        """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D)."""
+                   drop: torch.Tensor, text: torch.Tensor | None = None,
+                   drop_text: torch.Tensor | None = None) -> torch.Tensor:
+        """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D).
+
+        Text models also take `text` (B, text_dim) caption embeddings and `drop_text` (B,)
+        bool (True: the null text token); without `text` every row has the null token.
+        """
         vision = self.model.vision
         B, T1 = frames.shape[:2]
         grid = vision.encode_grid(frames.flatten(0, 1), "RGB8")  # (B*(T+1), N, Dg)
         grid = grid.view(B, T1, *grid.shape[1:])  # (B, T+1, N, Dg)
         tokens = vision.tokens_from_grid(grid[:, 1:], prev_grid=grid[:, 0])  # (B, T, Dv)
-        z = self.model.forward_train(tokens, latents, drop_vision=drop)  # (B, T, 2D)
+        text_tokens = None
+        if self.model.text is not None:
+            text_tokens = self.model.text_token(text, batch_size=B, drop=drop_text)  # (B, D)
+        z = self.model.forward_train(tokens, latents, drop_vision=drop,
+                                     text_tokens=text_tokens)  # (B, T, 2D)
         return z.reshape(-1, z.shape[-1])
 
     def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         latents = batch["latents"]  # (B, T, L)
         L = latents.shape[-1]
         m = self.cfg.head_repeats
-        z = self.conditions(batch["frames"], latents, batch["drop"]).repeat(m, 1)  # (M, 2D)
+        z = self.conditions(batch["frames"], latents, batch["drop"], batch.get("text"),
+                            batch.get("drop_text")).repeat(m, 1)  # (M, 2D)
         x = latents.reshape(-1, L).repeat(m, 1)  # (M, L)
         head = self.model.head
         noise, sigma = batch["noise"], batch["sigma"]  # (M, L), (M,)
@@ -155,9 +171,13 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
     g = torch.Generator().manual_seed(1234)
     noise = torch.randn(x.shape, generator=g).to(x)
     out = {}
-    for name, drop in (("cond", torch.zeros(B, dtype=torch.bool)),
-                       ("null", torch.ones(B, dtype=torch.bool))):
-        z = objective.conditions(batch["frames"], latents, drop.to(latents.device))
+    no, yes = torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)
+    cases = [("cond", no, no), ("null", yes, yes)]
+    if model.text is not None:  # text helps when mse_cond < mse_notext
+        cases.append(("notext", no, yes))
+    for name, drop, drop_text in cases:
+        z = objective.conditions(batch["frames"], latents, drop.to(latents.device),
+                                 batch.get("text"), drop_text.to(latents.device))
         for s in (0.2, 1.0, sigma_max):
             d = model.head(x + s * noise, torch.full((x.shape[0],), s).to(x), z)
             out[f"mse_{name}_s{s:g}"] = float((d - x).square().mean())
@@ -193,17 +213,26 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
     L, B, T = model.config.latent_dim, loop.batch_size, cfg.window_latents
     rows = B * T * cfg.head_repeats
 
+    text_dim = model.config.text_dim
+    train_text = caption_embeddings(train_cache.shards, text_dim) if text_dim else None
+
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
         batch = windows.batch(step_rng(loop.seed, step, info.rank), B)
         drop, noise, sigma = _draw(loop.seed, step, info.rank, rows, L, B, cfg, h.sigma_min,
                                    h.sigma_max)
         batch.update(drop=drop, noise=noise, sigma=sigma)
+        if train_text is not None:  # own stream, so text-free runs draw what they drew
+            g = step_torch_generator(loop.seed, step, info.rank + 7919)
+            batch.update(text=train_text[batch["shard"]],
+                         drop_text=torch.rand(B, generator=g) < cfg.p_text_uncond)
         return {k: v.to(info.device) for k, v in batch.items()}
 
     evaluate = None
     if info.is_main:
         held = WindowBatches(held_cache, cfg.window_latents).batch(
             np.random.default_rng([loop.seed, 4321]), cfg.heldout_windows)
+        if text_dim:
+            held["text"] = caption_embeddings(held_cache.shards, text_dim)[held["shard"]]
         held = {k: v.to(info.device) for k, v in held.items()}
         evaluate = lambda: heldout_report(objective, held, h.sigma_max)  # noqa: E731
 
