@@ -140,6 +140,42 @@ class HeadConfig:
         return from_dict(cls, data, "HeadConfig")
 
 
+HEAD_KINDS: tuple[str, ...] = ("mlp", "locdit")
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchHeadConfig:
+    """LocDiT patch head (SwanSphere/DiTAR; `spatial/locdit.py`), used when head_kind="locdit".
+
+    The noise range and sigma_data come from `HeadConfig`, so both heads share one sampler
+    schedule.
+    """
+
+    patch_latents: int = 4  # k: latents rendered per head call (SwanSphere: 4)
+    context_patches: int = 2  # previous clean patches the head sees (SwanSphere: 2)
+    width: int = 256
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    time_embed_dim: int = 128
+
+    def __post_init__(self) -> None:
+        if self.patch_latents < 1 or self.context_patches < 0 or self.depth < 1:
+            raise ConfigError(f"PatchHeadConfig: expected patch_latents >= 1, context_patches "
+                              f">= 0, depth >= 1, found {self.patch_latents}, "
+                              f"{self.context_patches}, {self.depth}")
+        if self.heads < 1 or self.width % self.heads:
+            raise ConfigError(f"PatchHeadConfig: expected width divisible by heads, found "
+                              f"{self.width} and {self.heads}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PatchHeadConfig:
+        return from_dict(cls, data, "PatchHeadConfig")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """The whole network. Derived sizes are properties; change with `dataclasses.replace`."""
@@ -152,11 +188,28 @@ class ModelConfig:
     # Size of a text prompt embedding (384 for the MiniLM of models/spatial/text.py); 0 = the
     # model takes no text (no text weights, no text rows: the stereo models before issue 9).
     text_dim: int = 0
+    # "mlp": SoundReactor's per-frame head (one latent per frame). "locdit": SwanSphere's patch
+    # head (k latents per call from the 2 previous patches; audio lags vision by k - 1 frames).
+    head_kind: str = "mlp"
+    locdit: PatchHeadConfig = dataclasses.field(default_factory=PatchHeadConfig)
 
     def __post_init__(self) -> None:
         if self.text_dim < 0:
             raise ConfigError(f"ModelConfig.text_dim: expected 0 (no text) or an embedding size "
                               f">= 1, found {self.text_dim}")
+        if self.head_kind not in HEAD_KINDS:
+            raise ConfigError(f"ModelConfig.head_kind: expected one of {list(HEAD_KINDS)}, "
+                              f"found {self.head_kind!r}")
+
+    @property
+    def patch_latents(self) -> int:
+        """Latents per head call: 1 for "mlp", k for "locdit"."""
+        return self.locdit.patch_latents if self.head_kind == "locdit" else 1
+
+    @property
+    def patch_cond_dim(self) -> int:
+        """LocDiT condition size: h(last audio token) and h(v) of each of the k frames."""
+        return (self.locdit.patch_latents + 1) * self.transformer.d_model
 
     @property
     def hop_samples(self) -> int:

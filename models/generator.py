@@ -80,6 +80,13 @@ class _Stopwatch:
         self._w, self._c = w, c
 
 
+class _ZeroWatch:
+    wall = cpu = {"transformer_audio": 0.0}
+
+
+_ZERO_WATCH = _ZeroWatch()
+
+
 class StreamingGenerator:
     """Stateful per-frame generator; see the module docstring.
 
@@ -264,12 +271,22 @@ class StreamingGenerator:
         else:
             self.cache = self.model.new_cache(rows, device=self.device)
             self.vae_state = self.model.vae.decoder.init_state(B, device=self.device)
-            self._noise_buf = torch.empty((MAX_CONSISTENCY_NFE, B, self.cfg.latent_dim),
+            patch = (self.patch_latents,) if self.cfg.head_kind == "locdit" else ()
+            self._noise_buf = torch.empty((MAX_CONSISTENCY_NFE, B, *patch, self.cfg.latent_dim),
                                           device=self.device)
         self.vision_state = self.model.vision.init_state(B, device=self.device)
         self.rng = torch.Generator(device=self.device).manual_seed(self.seed)
         self.prev_latent: torch.Tensor | None = None
         self._z_audio: torch.Tensor | None = None
+        # LocDiT state: frames seen in the current patch, their guided h(v), the last patch
+        # (to feed as audio tokens, and to play one latent per step), the head's context.
+        self._frame_in_patch = 0
+        self._hv: list[torch.Tensor] = []
+        self._pending: torch.Tensor | None = None  # (B, k, L) not yet fed to the transformer
+        self._queue: torch.Tensor | None = None  # (B, k, L) being played
+        self._queue_pos = 0
+        self._context: torch.Tensor | None = None  # (B, <= 2k, L)
+        self.last_patch: torch.Tensor | None = None
         self.steps_done = 0
         self._ramp = self._new_ramp(self._prompt_token()) if self.text_dim else None
         self.last_text_token: torch.Tensor | None = None  # (B, D) text token of the last step
@@ -296,7 +313,15 @@ class StreamingGenerator:
         if self._z_audio is not None:
             return
         watch = _Stopwatch(self._sync)
-        h = self.model.step_audio(self.prev_latent, self.cache)  # (2B, D)
+        if self.cfg.head_kind == "locdit":
+            if self._pending is None:  # stream start: BOS
+                h = self.model.step_audio(None, self.cache)
+            else:  # the last patch's k latents, now that it is sampled
+                for j in range(self._pending.shape[1]):
+                    h = self.model.step_audio(self._pending[:, j], self.cache)
+                self._pending = None
+        else:
+            h = self.model.step_audio(self.prev_latent, self.cache)  # (2B, D)
         self._z_audio = h[: self.batch_size]  # cond rows
         watch.lap("transformer_audio")
         self._prepare_watch = watch
@@ -320,6 +345,8 @@ class StreamingGenerator:
             h_v = self.model.step_vision(tokens, self.cache)  # (B, D)
         z = torch.cat([self._z_audio, h_v], dim=-1)
         watch.lap("transformer")
+        if self.cfg.head_kind == "locdit":
+            return self._patch_step(z, h_v, watch)
         denoiser = self.model.head.make_denoiser(z)
         noise = self._noise()
         if self.sampler == "heun":
@@ -332,6 +359,61 @@ class StreamingGenerator:
         self._z_audio = None
         self.steps_done += 1
         return latent
+
+    def _sample(self, denoiser) -> torch.Tensor:
+        noise = self._noise()
+        if self.sampler == "heun":
+            return heun_sample(denoiser, noise[0], self._sigmas)
+        return consistency_sample(denoiser, noise, self._sigmas)
+
+    def _patch_step(self, z: torch.Tensor, h_v: torch.Tensor, watch) -> torch.Tensor | None:
+        """LocDiT: collect h(v); at the k-th frame sample the patch; play one latent per step.
+
+        Returns the latent to play now, or None during the first k - 1 steps of a stream.
+        """
+        k = self.patch_latents
+        self.last_condition = z
+        self._hv.append(h_v)
+        self._frame_in_patch += 1
+        if self._frame_in_patch == k:
+            cond = torch.cat([self._z_audio, *self._hv], dim=-1)  # (B, (k+1) D)
+            patch = self._sample(self.model.head.make_denoiser(cond, self._context))  # (B, k, L)
+            n_ctx = self.model.head.config.context_latents
+            ctx = patch if self._context is None else torch.cat([self._context, patch], dim=1)
+            self._context = ctx[:, -n_ctx:] if n_ctx else None
+            self._pending = self._queue = self.last_patch = patch
+            self._queue_pos = 0
+            self._frame_in_patch = 0
+            self._hv = []
+            self._z_audio = None
+        watch.lap("head")
+        self.steps_done += 1
+        if self._queue is None or self._queue_pos >= k:
+            return None
+        latent = self._queue[:, self._queue_pos]  # (B, L)
+        self._queue_pos += 1
+        self.prev_latent = latent
+        return latent
+
+    @property
+    def patch_latents(self) -> int:
+        """Latents per head call: 1 for the MLP head, k for LocDiT."""
+        return self.cfg.patch_latents
+
+    @property
+    def output_delay_steps(self) -> int:
+        """Blocks between a frame and the audio it conditions: 0 (MLP) or k - 1 (LocDiT).
+
+        `step` number i (1-based) returns the audio of frame i - output_delay_steps; the first
+        `output_delay_steps` blocks of a stream are silence. Time to first audio is the
+        wall time until step `first_audio_step` returns.
+        """
+        return self.patch_latents - 1
+
+    @property
+    def first_audio_step(self) -> int:
+        """1-based number of the first `step` call of a stream that returns model audio."""
+        return self.output_delay_steps + 1
 
     def _text_vision_step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Vision-position step of a text model: cond / null / video rows, guided -> (B, D)."""
@@ -383,14 +465,20 @@ class StreamingGenerator:
         frames = self._as_frames(frames, 4)
         self.prepare()  # no-op when the caller ran it ahead
         prepared = self._prepare_watch
+        if self.cfg.head_kind == "locdit":  # mid-patch steps have no audio tokens to feed
+            self._prepare_watch = _ZERO_WATCH
         watch = _Stopwatch(self._sync)
         tokens, self.vision_state = self.model.vision.step(frames, pixel_format, self.vision_state)
         watch.lap("vision")
         latent = self._latent_from_tokens(tokens, watch)
-        vae_dtype = self.vae_state[0].dtype if self.vae_state else latent.dtype
-        z = latent[:, :, None].to(vae_dtype)  # (B, L, 1)
-        pcm = self.model.vae.decode_step(z, self.vae_state)  # (B, C, hop)
-        pcm = pcm.transpose(1, 2).float()  # (B, hop, C)
+        if latent is None:  # LocDiT, first k - 1 steps: the decoder state stays untouched
+            pcm = torch.zeros((self.batch_size, self.cfg.hop_samples, self.cfg.channels),
+                              device=self.device)
+        else:
+            vae_dtype = self.vae_state[0].dtype if self.vae_state else latent.dtype
+            z = latent[:, :, None].to(vae_dtype)  # (B, L, 1)
+            pcm = self.model.vae.decode_step(z, self.vae_state)  # (B, C, hop)
+            pcm = pcm.transpose(1, 2).float()  # (B, hop, C)
         watch.lap("vae")
         for times, ahead in ((watch.wall, prepared.wall), (watch.cpu, prepared.cpu)):
             times["transformer_audio"] = ahead["transformer_audio"]
@@ -414,6 +502,15 @@ class StreamingGenerator:
         frames = self._as_frames(frames, 5)
         self.reset()
         tokens = self.model.vision(frames, pixel_format)  # (B, T, Dv)
+        if self.cfg.head_kind == "locdit":  # the latents of every complete patch
+            patches = []
+            for t in range(tokens.shape[1]):
+                self._latent_from_tokens(tokens[:, t], _Stopwatch(self._sync))
+                if self._frame_in_patch == 0:
+                    patches.append(self.last_patch)
+            if not patches:
+                return torch.zeros((self.batch_size, 0, self.cfg.latent_dim), device=self.device)
+            return torch.cat(patches, dim=1)  # (B, (T // k) k, L)
         latents = [self._latent_from_tokens(tokens[:, t], _Stopwatch(self._sync))
                    for t in range(tokens.shape[1])]
         return torch.stack(latents, dim=1)  # (B, T, L)
@@ -454,7 +551,18 @@ class StreamingGenerator:
         Thread-safety: generator's thread only. Real-time safe: no.
         """
         latents = self.generate_latents(frames, pixel_format)  # (B, T, L)
+        T, d = frames.shape[1], self.output_delay_steps
+        latents = latents[:, :max(T - d, 0)]  # what stepping plays: frame i at step i + d
+        if latents.shape[1] == 0:
+            self.reset()
+            return torch.zeros((frames.shape[0], T * self.cfg.hop_samples, self.cfg.channels),
+                               device=self.device)
         vae_dtype = next(self.model.vae.parameters()).dtype
         pcm = self.model.vae.decode(latents.transpose(1, 2).to(vae_dtype))  # (B, C, T*hop)
         self.reset()
-        return pcm.transpose(1, 2).float()  # (B, T*hop, C)
+        pcm = pcm.transpose(1, 2).float()  # (B, (T - d) hop, C)
+        if d:
+            silence = torch.zeros((pcm.shape[0], min(d, T) * self.cfg.hop_samples, pcm.shape[2]),
+                                  device=pcm.device)
+            pcm = torch.cat([silence, pcm], dim=1)
+        return pcm

@@ -54,10 +54,13 @@ class V2AModel(nn.Module):
         self.null_token = nn.Parameter(0.02 * torch.randn(cfg.vision.token_dim))
         self.transformer = CausalTransformer(cfg.transformer)
         h = cfg.head
-        self.head = DiffusionHead(latent_dim=cfg.latent_dim, cond_dim=cfg.cond_dim,
-                                  width=h.width, n_blocks=h.n_blocks,
-                                  time_embed_dim=h.time_embed_dim, sigma_data=h.sigma_data,
-                                  logvar_channels=h.logvar_channels, seed=cfg.seed)
+        if cfg.head_kind == "locdit":
+            self.head = build_patch_head(cfg)
+        else:
+            self.head = DiffusionHead(latent_dim=cfg.latent_dim, cond_dim=cfg.cond_dim,
+                                      width=h.width, n_blocks=h.n_blocks,
+                                      time_embed_dim=h.time_embed_dim, sigma_data=h.sigma_data,
+                                      logvar_channels=h.logvar_channels, seed=cfg.seed)
         self.vae = AudioVAE(cfg.vae)
         # Built last so that a model without text draws exactly the random numbers it drew
         # before text existed (same seeded weights, same checkpoint keys).
@@ -126,9 +129,42 @@ class V2AModel(nn.Module):
         text_tokens = self._check_text_tokens(text_tokens, B, T)
         if text_tokens is not None:
             v = v + text_tokens.to(v.dtype)
+        if self.config.head_kind == "locdit":
+            return self._embed_patches(v, latents)
         a = self.audio_in(latents[:, :-1])  # (B, T-1, D)
         a = torch.cat([self.bos.expand(B, 1, -1), a], dim=1)  # (B, T, D): x_0..x_{T-1}
         return torch.stack([a, v], dim=2).flatten(1, 2)  # (B, 2T, D)
+
+    def _embed_patches(self, v: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """Patch layout [BOS, v_1..v_k, x_1..x_k, v_k+1..v_2k, ...] -> (B, 2T - k + 1, D).
+
+        The audio of patch p enters only after the whole patch is sampled, so the k vision
+        positions of patch p+1 follow the k audio positions of patch p. Frame t (0-based,
+        p = t // k, j = t % k) sits at position 1 + 2pk + j; the last audio token before
+        patch p (BOS for p = 0) at 2pk.
+        """
+        B, T, D = v.shape
+        k = self.config.patch_latents
+        if T % k:
+            raise ConfigError(f"LocDiT head: expected a clip length that is a multiple of "
+                              f"the patch ({k} latents), found {T}")
+        P = T // k
+        a = self.audio_in(latents[:, :T - k]).view(B, P - 1, k, D)  # x_1 .. x_{T-k}
+        vp = v.view(B, P, k, D)
+        body = torch.cat([a, vp[:, 1:]], dim=2).flatten(1, 2)  # (B, (P-1) 2k, D)
+        return torch.cat([self.bos.expand(B, 1, -1), vp[:, 0], body], dim=1)
+
+    def patch_conditions(self, z: torch.Tensor) -> torch.Tensor:
+        """Per-frame conditions (B, T, 2D) of a LocDiT model -> per-patch (B, P, (k+1) D).
+
+        Patch p's condition is [h(last audio token before it), h(v) of each of its k frames]:
+        the frame-level vision outputs keep the within-patch timing the head must render.
+        """
+        B, T, D2 = z.shape
+        k, D = self.config.patch_latents, D2 // 2
+        a = z[:, ::k, :D]  # (B, P, D): the same for every frame of a patch
+        v = z[..., D:].reshape(B, T // k, k * D)  # (B, P, kD)
+        return torch.cat([a, v], dim=-1)
 
     def forward_train(
         self,
@@ -148,7 +184,9 @@ class V2AModel(nn.Module):
                 None = no prompt). Must be None for a model without text.
 
         Returns:
-            (B, T, 2 * d_model): z_i = [h(x_{i-1}), h(v_i)].
+            (B, T, 2 * d_model): z_i = [h(x_{i-1}), h(v_i)]. For a LocDiT model (T a
+            multiple of k) h(x_{i-1}) is h at the last audio token before i's patch; see
+            `patch_conditions`.
 
         Thread-safety: stateless. Real-time safe: no.
         """
@@ -156,6 +194,11 @@ class V2AModel(nn.Module):
             null = self.null_token.to(vision_tokens.dtype)
             vision_tokens = torch.where(drop_vision[:, None, None], null, vision_tokens)
         h = self.transformer(self.embed_sequence(vision_tokens, latents, text_tokens))  # (B, 2T, D)
+        if self.config.head_kind == "locdit":  # positions: see _embed_patches
+            T, k = vision_tokens.shape[1], self.config.patch_latents
+            t = torch.arange(T, device=h.device)
+            p = t // k
+            return torch.cat([h[:, 2 * p * k], h[:, 1 + 2 * p * k + t % k]], dim=-1)
         return torch.cat([h[:, 0::2], h[:, 1::2]], dim=-1)  # (B, T, 2D)
 
     def forward(self, vision_tokens: torch.Tensor, latents: torch.Tensor,
@@ -264,6 +307,19 @@ class V2AModel(nn.Module):
             raise ConfigError(f"step_vision: expected no text tokens (config text_dim 0), "
                               f"found {tuple(text_tokens.shape)}")
         return self.transformer.step(h, cache)
+
+
+def build_patch_head(cfg: ModelConfig):
+    """The LocDiT patch head (`spatial/locdit.py`) sized by `cfg.locdit` and `cfg.head`."""
+    from livefoley.models.spatial.locdit import LocDiT, LocDiTConfig
+
+    p, h = cfg.locdit, cfg.head
+    return LocDiT(LocDiTConfig(
+        latent_dim=cfg.latent_dim, patch_latents=p.patch_latents,
+        context_patches=p.context_patches, cond_dim=cfg.patch_cond_dim, width=p.width,
+        depth=p.depth, heads=p.heads, mlp_ratio=p.mlp_ratio, time_embed_dim=p.time_embed_dim,
+        sigma_data=h.sigma_data, sigma_min=h.sigma_min, sigma_max=h.sigma_max, rho=h.rho,
+        seed=cfg.seed))
 
 
 def build_model(cfg: ModelConfig) -> V2AModel:

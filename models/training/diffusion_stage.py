@@ -133,6 +133,8 @@ class DiffusionObjective(nn.Module):
         x = latents.reshape(-1, L).repeat(m, 1)  # (M, L)
         head = self.model.head
         noise, sigma = batch["noise"], batch["sigma"]  # (M, L), (M,)
+        if self.model.config.head_kind == "locdit":
+            return self._patch_loss(z, latents, noise, sigma)
         if self.stage == "stage1":
             denoised = head(x + sigma[:, None] * noise, sigma, z)
             loss = edm2_loss(denoised, x, sigma, head.logvar(sigma), head.sigma_data)
@@ -148,6 +150,26 @@ class DiffusionObjective(nn.Module):
 
         loss = ect_loss(denoise, x, sigma, r, noise, huber_c=self.cfg.huber_c)
         return {"loss": loss, "ect_stage": torch.tensor(float(stage))}
+
+
+    def _patch_loss(self, z, latents, noise, sigma):
+        """Stage 1 of a LocDiT head: EDM-weighted loss, one sigma per patch (no u(sigma))."""
+        if self.stage != "stage1":
+            raise ConfigError(f"{self.stage}: expected head_kind 'mlp' (ECT of the LocDiT head "
+                              f"is not implemented), found 'locdit'")
+        B, T, L = latents.shape
+        m, k = self.cfg.head_repeats, self.model.config.patch_latents
+        P = T // k
+        zc = self.model.patch_conditions(z[: B * T].view(B, T, -1)).repeat(m, 1, 1)  # (mB, P, c)
+        x = latents.reshape(B, P, k, L).repeat(m, 1, 1, 1)  # (mB, P, k, L)
+        n = noise.view(m * B, P, k, L)
+        s = sigma.view(m * B, P, k)[..., 0]  # (mB, P): the patch's first draw
+        denoised = self.model.head.forward_sequence(x + s[..., None, None] * n, s, zc, x)
+        rows = s.repeat_interleave(k, dim=1).reshape(-1)  # (mB P k,)
+        loss = edm2_loss(denoised.reshape(-1, L), x.reshape(-1, L), rows,
+                         torch.zeros_like(rows)[:, None], self.model.head.config.sigma_data)
+        mse = (denoised - x).square().mean()
+        return {"loss": loss, "mse": mse.detach()}
 
 
 def _draw(seed: int, step: int, rank: int, n_rows: int, L: int, B: int,
@@ -179,7 +201,15 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
         z = objective.conditions(batch["frames"], latents, drop.to(latents.device),
                                  batch.get("text"), drop_text.to(latents.device))
         for s in (0.2, 1.0, sigma_max):
-            d = model.head(x + s * noise, torch.full((x.shape[0],), s).to(x), z)
+            if model.config.head_kind == "locdit":
+                k = model.config.patch_latents
+                xp = latents.reshape(B, T // k, k, L)
+                zc = model.patch_conditions(z.view(B, T, -1))
+                d = model.head.forward_sequence(xp + s * noise.view_as(xp),
+                                                torch.full((B, T // k), s).to(x), zc, xp)
+                d = d.reshape(-1, L)
+            else:
+                d = model.head(x + s * noise, torch.full((x.shape[0],), s).to(x), z)
             out[f"mse_{name}_s{s:g}"] = float((d - x).square().mean())
     out["latent_var"] = float(x.var())
     return out
@@ -191,11 +221,18 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
 
     Thread-safety: one run per process group. Real-time safe: no.
     """
+    k = model.config.patch_latents
+    if cfg.window_latents % k:
+        raise ConfigError(f"--window: expected a multiple of the LocDiT patch ({k} latents), "
+                          f"found {cfg.window_latents}")
     model.to(info.device)
     model.requires_grad_(True)
     model.vae.requires_grad_(False)
     if model.config.vision.freeze_backbone:
         model.vision.backbone.requires_grad_(False)
+    if stage == "stage2" and model.config.head_kind == "locdit":
+        raise ConfigError("stage2: expected head_kind 'mlp' (ECT of the LocDiT head is not "
+                          "implemented), found 'locdit'")
     if stage == "stage2":  # u(sigma) is a stage-1 loss weight only
         model.head.logvar_linear.requires_grad_(False)
     hop = model.config.hop_samples

@@ -80,3 +80,32 @@ def test_stage1_runs_on_scene_shards_with_captions(tmp_path):
     assert model.config.text_dim == 384 and model.config.channels == 4
     evals = RunDir(tmp_path / "run").root.joinpath("eval.jsonl").read_text()
     assert "mse_notext_s1" in evals and "mse_cond_s1" in evals
+
+
+def test_locdit_stage1_lowers_loss_and_stage2_is_refused():
+    from livefoley.models.config import PatchHeadConfig
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(small_config(), head_kind="locdit",
+                              locdit=PatchHeadConfig(width=32, depth=1, heads=2, time_embed_dim=16))
+    model = build_model(cfg)
+    model.requires_grad_(True)
+    model.vae.requires_grad_(False)
+    g = torch.Generator().manual_seed(1)
+    B, T, L, m = 2, 8, 64, 2
+    batch = {"frames": torch.randint(0, 255, (B, T + 1, 24, 32, 3), generator=g, dtype=torch.uint8),
+             "latents": 0.5 * torch.randn(B, T, L, generator=g), "drop": torch.tensor([False, True]),
+             "noise": torch.randn(B * T * m, L, generator=g),
+             "sigma": torch.exp(-0.4 + 1.4 * torch.randn(B * T * m, generator=g)).clamp(0.002, 80)}
+    obj = DiffusionObjective(model, DiffusionStageConfig(window_latents=T, head_repeats=m), "stage1", 10)
+    opt = torch.optim.Adam([p for p in obj.parameters() if p.requires_grad], lr=2e-3)
+    losses = []
+    for step in range(15):
+        loss = obj(batch, step)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+    with pytest.raises(ConfigError, match="expected head_kind 'mlp'.*found 'locdit'"):
+        DiffusionObjective(model, DiffusionStageConfig(window_latents=T, head_repeats=m), "stage2", 10)(batch, 0)
