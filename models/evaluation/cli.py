@@ -2,6 +2,8 @@
 
     livefoley eval --data data/doom --model checkpoints/default.safetensors --out runs/eval
     livefoley eval --data data/doom --out runs/eval-baselines          # baselines only
+    livefoley eval --spatial --data data/scenes --model runs/spatial_s1/model.safetensors \
+        --out runs/spatial_eval                                          # FOA: spatial.py
 
 What it is: argument parsing over `runner.evaluate` and `modelfn.model_generate_fn`; it prints
 the report's table. Nothing else.
@@ -36,9 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=d.examples, help="mp4 examples")
     parser.add_argument("--no-fd", action="store_true", help="skip the aisfx Frechet distance")
     parser.add_argument("--no-plots", action="store_true", help="report without figures")
+    parser.add_argument("--spatial", action="store_true",
+                        help="FOA model on held-out scenes: direction, W quality, text adherence")
+    parser.add_argument("--stereo-model", default=None,
+                        help="--spatial: a stereo checkpoint for the stereo_model_upmix baseline")
+    parser.add_argument("--text-guidance", type=float, default=None,
+                        help="--spatial: text guidance scale of a text model")
+    parser.add_argument("--no-adherence", action="store_true",
+                        help="--spatial: skip the text-adherence runs")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.spatial:
+        return _spatial(args)
     cfg = dataclasses.replace(EvalConfig(), max_episodes=args.max_episodes,
                               max_seconds=args.seconds, nn_train_shards=args.nn_train_shards,
                               examples=args.examples, embeddings=not args.no_fd, seed=args.seed,
@@ -54,5 +66,22 @@ def main(args: argparse.Namespace) -> int:
     results = evaluate(args.data, args.out, generate=generate, model_name=name, config=cfg,
                        model_info=info)
     print(markdown_table(results["summary"], results["systems"]))
+    print(f"report: {args.out}/report.md ({results['wall_s']:.0f} s)")
+    return 0
+
+
+def _spatial(args: argparse.Namespace) -> int:
+    from livefoley.models.evaluation.spatial import (
+        SpatialEvalConfig,
+        evaluate_spatial,
+        report_markdown,
+    )
+
+    cfg = SpatialEvalConfig(max_scenes=args.max_episodes, seed=args.seed, nfe=args.nfe,
+                            guidance_scale=args.guidance, text_guidance_scale=args.text_guidance,
+                            adherence=not args.no_adherence)
+    results = evaluate_spatial(args.data, args.out, model=args.model,
+                               stereo_model=args.stereo_model, config=cfg)
+    print(report_markdown(results))
     print(f"report: {args.out}/report.md ({results['wall_s']:.0f} s)")
     return 0
