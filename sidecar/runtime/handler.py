@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from livefoley.protocol.errors import ConfigError, SessionError
 
+from .layout import check_layout, model_format
+
 VERSION = "0.1.0"
 
 
@@ -28,10 +30,16 @@ class ControlOps:
         return {
             "model": {"description": self.choice.description, "trained": self.choice.trained, "spec": self.choice.spec,
                       "hop_samples": m.hop_samples, "latent_rate_hz": m.latent_rate_hz, "device": self.device},
-            "audio": {"sample_rate_hz": m.sample_rate_hz, "channels": m.channels,
-                      "channel_layout": "stereo" if m.channels == 2 else "foa", "block_frames": m.hop_samples},
+            # The first session's format; `sessions_audio` has every session's (they may differ).
+            "audio": {"sample_rate_hz": m.sample_rate_hz, "channels": self.sessions[0].channels,
+                      "channel_layout": self.sessions[0].output.layout, "block_frames": m.hop_samples},
+            "sessions_audio": [{"name": s.name, "channels": s.channels, "channel_layout": s.output.layout}
+                               for s in self.sessions],
+            "model_output": model_format(m.channels),
             "capabilities": ["lockstep" if self.config.lockstep else "live", "batch", "deadline-degrade"]
-                            + (["cuda-frames"] if self.gpu is not None else []),
+                            + (["cuda-frames"] if self.gpu is not None else [])
+                            + (["head-tracking"] if model_format(m.channels) == "foa" else [])
+                            + (["prompt"] if self.prompts.text_dim > 0 else []),
             "version": VERSION,
             "sessions": [s.name for s in self.sessions],
         }
@@ -43,13 +51,14 @@ class ControlOps:
                 changes[key] = settings[key]
         if "gain" in settings:
             self.gain = float(settings["gain"])
-        if "prompt" in settings:
-            self.prompt_text = settings["prompt"]
         if "channel_layout" in settings:
             want = settings["channel_layout"]
-            have = "stereo" if self.model.channels == 2 else "foa"
-            if want != have:
-                raise ConfigError(f"configure channel_layout: expected {have!r} (the loaded model's), found {want!r}")
+            for s in self.sessions:  # check every session before changing any
+                check_layout(want, model_channels=self.model.channels, session_channels=s.session.params.channels,
+                             where=f"configure channel_layout (session {s.name})")
+            for s in self.sessions:
+                if s.output.layout != want:
+                    s.output = s.output.with_layout(want)
         if "model" in settings and settings["model"] != self.choice.spec:
             raise ConfigError(f"configure model: expected {self.choice.spec!r} (restart the sidecar to change models), "
                               f"found {settings['model']!r}")
@@ -67,13 +76,17 @@ class ControlOps:
             self._build_governor()
         if "seed" in changes:
             self.model.generator.seed = int(changes["seed"])  # used from the next reset on
-        return self.current_config()
+        out = self.current_config()
+        if "prompt" in settings:  # last: a refused prompt is reported, not raised (other keys stand)
+            reply = self.prompts.request(settings["prompt"])
+            out.update(prompt=reply["prompt"], prompt_state=reply["state"], prompt_reason=reply["reason"])
+        return out
 
     def current_config(self) -> dict:
         return {"model": self.choice.spec, "nfe": self.config.nfe, "guidance_scale": self.config.guidance_scale,
                 "seed": self.config.seed, "gain": self.gain,
                 "target_latency_ms": self.target_fill_frames * 1000 / self.model.sample_rate_hz,
-                "channel_layout": "stereo" if self.model.channels == 2 else "foa", "prompt": self.prompt_text,
+                "channel_layout": self.sessions[0].output.layout, "prompt": self.prompts.text,
                 "lockstep": self.config.lockstep}
 
     def start(self) -> dict:
@@ -93,14 +106,12 @@ class ControlOps:
         for s in self.sessions:
             s.intake.clear()
             s.tracker.reset()
+            s.output.reset()
         return {"state": "running" if self.running else "idle", "reset": True}
 
     def prompt(self, text: str) -> dict:
-        self.prompt_text = text
-        setter = getattr(self.model.generator, "set_prompt", None)
-        if setter is not None:
-            setter(text)
-        return {"prompt": text, "applied": setter is not None}
+        """Reply {"prompt", "applied", "state": applied|pending|refused, "reason"} (prompt.py)."""
+        return self.prompts.request(text)
 
     def shutdown(self) -> dict:
         self.request_stop("shutdown requested over control")

@@ -39,6 +39,7 @@ class StagedFrame:
     capture_ns: int
     pixel_format: int
     pixels: object  # numpy (H, W, C) uint8, or a torch CUDA tensor
+    orientation: tuple[float, float, float] = (0.0, 0.0, 0.0)  # listener yaw, pitch, roll (rad, LiveFoley's)
 
 
 class FrameIntake:
@@ -109,7 +110,8 @@ class FrameIntake:
             np.copyto(self._staging, src)
             pixels = self._staging
         self.frames_taken += 1
-        self.staged = StagedFrame(int(d.frame_index), int(d.capture_ns), fmt, pixels)
+        orientation = tuple(float(a) for a in d.orientation)
+        self.staged = StagedFrame(int(d.frame_index), int(d.capture_ns), fmt, pixels, orientation)
         return self.staged
 
     def _reject(self, reason: str, exc: LiveFoleyError) -> None:

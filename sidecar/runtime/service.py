@@ -37,6 +37,8 @@ from .batch import convert_frame, zeros_like
 from .deadline import DeadlineGovernor, QualityLevel, degrade_ladder
 from .handler import ControlOps
 from .intake import FrameIntake
+from .layout import SessionOutput, check_layout
+from .prompt import PromptController
 from .model import ModelChoice, ModelRunner, resolve_model
 from .scheduler import AdaptiveTarget, AudioClockScheduler, FrameTracker, LockstepScheduler
 from .stats import StageLatencies, StepLog
@@ -53,12 +55,17 @@ class ServedSession:
     name: str
     session: object
     intake: FrameIntake
+    output: SessionOutput
     tracker: FrameTracker = field(default_factory=FrameTracker)
     host_gone: bool = False
     fresh: bool = False  # lockstep: a frame is staged that no step has used yet
     blocks_discarded: int = 0
     silence_blocks: int = 0
     steps: int = 0
+
+    @property
+    def channels(self) -> int:
+        return self.output.channels
 
 
 class Sidecar(ControlOps):
@@ -98,7 +105,6 @@ class Sidecar(ControlOps):
         self.device = device
         self.report_path = Path(report_path) if report_path else None
         self.gain = float(gain)
-        self.prompt_text = ""
         self.running = autostart
         self.exit_reason = ""
         self._stop = threading.Event()
@@ -106,6 +112,7 @@ class Sidecar(ControlOps):
         self.model = ModelRunner(self.choice, device=device, batch_size=len(session_names), seed=config.seed,
                                  level=QualityLevel(config.nfe, config.guidance_scale))
         self.gpu = self._make_gpu_importer(device)
+        self.prompts = PromptController(self.model.generator, device=device, model_name=self.choice.spec)
         self.sessions = [self._attach(name, attach_timeout_s) for name in session_names]
         self._build_schedulers()
         self._build_governor()
@@ -129,8 +136,7 @@ class Sidecar(ControlOps):
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                session = attach_session(name, expect_sample_rate_hz=self.model.sample_rate_hz,
-                                         expect_channels=self.model.channels)
+                session = attach_session(name, expect_sample_rate_hz=self.model.sample_rate_hz)
                 break
             except SessionError:
                 if time.monotonic() >= deadline:
@@ -144,9 +150,16 @@ class Sidecar(ControlOps):
             session.close()
             raise ConfigError(f"session {name}: lockstep takes every frame, so expected frame mode 'fifo', "
                               f"found {session.params.frame_mode!r}")
+        try:  # the segment's channel count picks the layout (README "Output layouts")
+            layout = check_layout(None, model_channels=self.model.channels,
+                                  session_channels=int(session.params.channels), where=f"session {name}")
+        except ConfigError:
+            session.close()
+            raise
+        output = SessionOutput(layout, model_channels=self.model.channels, sample_rate_hz=self.model.sample_rate_hz)
         session.beat("sidecar")
-        log.info("attached session %s", name)
-        return ServedSession(name=name, session=session, intake=FrameIntake(session, gpu=self.gpu))
+        log.info("attached session %s (%s, %d channels)", name, layout, output.channels)
+        return ServedSession(name=name, session=session, intake=FrameIntake(session, gpu=self.gpu), output=output)
 
     def _build_schedulers(self) -> None:
         m = self.model
@@ -263,6 +276,7 @@ class Sidecar(ControlOps):
         active = [s for s in self.sessions if not s.host_gone]
         if not active:
             return self.config.max_sleep_ms / 1000
+        self.prompts.poll()  # a finished embedding takes effect from the next step on
         if self.config.lockstep:
             return self._tick_lockstep(active)
         fills = [s.session.audio.fill_frames() for s in active]
@@ -306,11 +320,16 @@ class Sidecar(ControlOps):
             pcm = np.zeros((len(self.sessions), m.hop_samples, m.channels), dtype=np.float32)
         t2 = time.perf_counter_ns()
         done_ns = time.monotonic_ns()
+        spatial_ns = 0
         for b, s in enumerate(self.sessions):
             if s.host_gone:
                 continue
-            block = pcm[b] if have_frame[b] else np.zeros((m.hop_samples, m.channels), np.float32)
-            if not have_frame[b]:
+            if have_frame[b]:
+                r0 = time.perf_counter_ns()
+                block = s.output.render(pcm[b], s.intake.staged.orientation)
+                spatial_ns += time.perf_counter_ns() - r0
+            else:
+                block = np.zeros((m.hop_samples, s.channels), np.float32)
                 s.silence_blocks += 1
             start = s.session.counters()["audio_write_count"]
             written = s.session.audio.write(block)
@@ -327,10 +346,13 @@ class Sidecar(ControlOps):
         t3 = time.perf_counter_ns()
         prepare_ms = m.prepare() if any(have_frame) else 0.0
         self.steps += 1
+        self.prompts.on_step()
         lat = self.latencies
         lat.record("frame_in", (t1 - t0) / 1e6)
         lat.record("model", (t2 - t1) / 1e6)
-        lat.record("ring_write", (t3 - t2) / 1e6)
+        lat.record("ring_write", (t3 - t2 - spatial_ns) / 1e6)
+        if any(s.output.head_tracked for s in self.sessions):
+            lat.record("spatial", spatial_ns / 1e6)  # head tracking + layout render, all sessions
         lat.record("prepare", prepare_ms)
         lat.record("total", (t3 - t0) / 1e6 + prepare_ms)
         for stage, ms in m.timings_ms().items():
@@ -414,6 +436,7 @@ class Sidecar(ControlOps):
             s.session.close()
         if self.gpu is not None:
             self.gpu.close()
+        self.prompts.close()
         log.info("sidecar stopped: %s", self.exit_reason or "stopped")
 
     # -- reporting ---------------------------------------------------------------------
@@ -455,7 +478,7 @@ class Sidecar(ControlOps):
                       "frames_rejected": sum(r["frames_rejected"] for r in rows),
                       "steps_repeated": sum(r["steps_repeated"] for r in rows),
                       "target_latency_ms": round(self.live.target_fill_frames * 1000 / self.model.sample_rate_hz, 3),
-                      "latency_raises": self.adaptive.raises},
+                      "latency_raises": self.adaptive.raises, "prompt_state": self.prompts.status},
         }
 
     def stats(self) -> dict:
@@ -480,6 +503,8 @@ class Sidecar(ControlOps):
             "warmup_ms": float(self.warmup_ms),
             "model": self.choice.description,
             "model_trained": self.choice.trained,
+            "prompt": self.prompts.state(),
+            "layouts": {s.name: s.output.layout for s in self.sessions},
             "uptime_s": (time.monotonic_ns() - self.started_ns) / 1e9,
         }
 

@@ -168,7 +168,7 @@ def test_control_handler_ops(make_session, session_name):
         cfg = sc.configure({"nfe": 4, "guidance_scale": 2.0, "target_latency_ms": 100.0, "gain": 0.5})
         assert cfg["nfe"] == 4 and cfg["target_latency_ms"] == 100.0 and cfg["gain"] == 0.5
         assert len(sc.governor.ladder) == 4  # 4, 2, 1, then guidance dropped
-        with pytest.raises(ConfigError, match="channel_layout: expected 'stereo' .*found 'foa'"):
+        with pytest.raises(ConfigError, match="channel_layout .session .*: expected 'stereo' .*found 'foa'"):
             sc.configure({"channel_layout": "foa"})
         # 1 s of target latency cannot fit a 16384-frame ring with room for a step: refused, kept.
         with pytest.raises(ConfigError, match=r"target latency 48000 frames plus one step \(1600\) expected to "
