@@ -198,7 +198,14 @@ typedef struct lf_frame_desc {
     uint32_t pixel_format;    /* lf_pixel_format_t */
     uint32_t location;        /* lf_frame_location_t */
     uint32_t slot_index;      /* set by lf_frame_commit */
-    float yaw_rad;            /* camera orientation, for spatial audio */
+    /* Listener (camera) orientation for spatial audio, in LiveFoley's convention, which the
+     * producer converts its engine's angles to before publishing (protocol/README.md
+     * "Orientation"): radians, intrinsic yaw then pitch then roll about right-handed axes
+     * x front, y left, z up; R_head = Rz(yaw) Ry(-pitch) Rx(roll) maps head to world.
+     * yaw + = turns LEFT, pitch + = looks UP, roll + = RIGHT ear down; finite, (-pi, pi]
+     * recommended. Unity eulerAngles (x, y, z) -> (-y, -x, -z); Unreal FRotator -> (-Yaw,
+     * Pitch, Roll). (0, 0, 0) = looking along the panorama's centre column, upright. */
+    float yaw_rad;
     float pitch_rad;
     float roll_rad;
     uint32_t reserved0;

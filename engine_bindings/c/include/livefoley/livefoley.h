@@ -206,8 +206,13 @@ LF_API int lf_sidecar_stop(lf_session_t *session, uint32_t timeout_ms);
  * Real-time safe: no (copies a frame; the CUDA path calls the driver). */
 
 /* Copy a frame from host memory into a free slot and publish it. `row_pitch_bytes` is the
- * source stride (0 = tightly packed). Orientation in radians. LATEST mode never waits;
- * FIFO mode returns LF_ERR_WOULD_BLOCK when every slot is queued. */
+ * source stride (0 = tightly packed). LATEST mode never waits; FIFO mode returns
+ * LF_ERR_WOULD_BLOCK when every slot is queued.
+ * Orientation (also for lf_publish_frame_cuda): the listener's, in LiveFoley's convention,
+ * which the caller converts its engine's angles to: radians, intrinsic yaw-pitch-roll about
+ * x front, y left, z up; yaw + = turns LEFT, pitch + = looks UP, roll + = RIGHT ear down;
+ * finite, (-pi, pi] recommended. Unity eulerAngles (x, y, z) -> (-y, -x, -z); Unreal FRotator
+ * -> (-Yaw, Pitch, Roll); degrees to radians (protocol/README.md "Orientation"). */
 LF_API int lf_publish_frame_host(lf_session_t *session, const void *pixels,
                                  uint32_t width, uint32_t height, uint32_t row_pitch_bytes,
                                  uint32_t pixel_format, uint64_t frame_index,

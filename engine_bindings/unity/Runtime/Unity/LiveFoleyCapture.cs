@@ -3,7 +3,8 @@
 // What it is: the readback path. The source (the final screen image, a RenderTexture, or a
 // capture Camera's target) is scaled and flipped into a small RGBA32 RenderTexture on the
 // GPU, read back asynchronously (AsyncGPUReadback, no stall), and the bytes are published
-// with the camera's orientation and the capture time. At most `maxInFlight` readbacks are
+// with the camera's orientation (converted to LiveFoley's convention by ListenerOrientation)
+// and the capture time. At most `maxInFlight` readbacks are
 // pending; in Latest mode a late frame is simply superseded.
 // What it is not: the zero-copy GPU path. That needs a native rendering plugin that copies
 // the render target into a CUDA-exported (Linux) or shared D3D12 (Windows) slot on the
@@ -115,12 +116,16 @@ namespace LiveFoley.Unity
             inFlight--;
             if (req.hasError || session == null || session.Session == null) return;
             NativeArray<byte> data = req.GetData<byte>();
+            // The protocol carries LiveFoley's convention (yaw + left, pitch + up, roll + right
+            // ear down, radians), not Unity's eulerAngles: convert before publishing.
+            float yaw, pitch, roll;
+            ListenerOrientation.FromUnityEuler(euler.x, euler.y, euler.z, out yaw, out pitch, out roll);
             try
             {
                 bool accepted = session.Session.PublishFrame(
                     (System.IntPtr)NativeArrayUnsafeUtility.GetUnsafeReadOnlyPtr(data), req.width,
                     req.height, req.width * 4, LfPixelFormat.Rgba8, index, (ulong)captureNs,
-                    euler.y * Mathf.Deg2Rad, euler.x * Mathf.Deg2Rad, euler.z * Mathf.Deg2Rad);
+                    yaw, pitch, roll);
                 if (accepted) published++;
             }
             catch (LiveFoleyException ex)

@@ -8,6 +8,7 @@
 #include "GameFramework/Pawn.h"
 #include "HAL/PlatformTime.h"
 #include "LiveFoleyModule.h"
+#include "LiveFoleyOrientation.h"
 #include "LiveFoleySubsystem.h"
 #include "RHIGPUReadback.h"
 #include "RenderingThread.h"
@@ -47,10 +48,12 @@ struct FLiveFoleyCaptureState
             if (!P.bBusy || !P.Readback->IsReady()) continue;
             int32 RowPitchPixels = 0;
             const void* Pixels = P.Readback->Lock(RowPitchPixels);
+            // The protocol carries LiveFoley's orientation convention, not FRotator's.
+            const LiveFoley::FListenerOrientation O =
+                LiveFoley::ToListenerOrientation(P.Rotation.Yaw, P.Rotation.Pitch, P.Rotation.Roll);
             const int Rc = lf_publish_frame_host(Session->Session, Pixels, (uint32_t)P.Width,
                 (uint32_t)P.Height, (uint32_t)RowPitchPixels * 4u, P.PixelFormat, P.FrameIndex,
-                P.CaptureNs, FMath::DegreesToRadians(P.Rotation.Yaw),
-                FMath::DegreesToRadians(P.Rotation.Pitch), FMath::DegreesToRadians(P.Rotation.Roll));
+                P.CaptureNs, O.YawRad, O.PitchRad, O.RollRad);
             P.Readback->Unlock();
             P.bBusy = false;
             if (Rc != LF_OK && Rc != LF_ERR_WOULD_BLOCK && !bReportedPublish)

@@ -3,7 +3,8 @@
 // Readback path (every RHI): on the render thread, copy the render target into one of
 // three FRHIGPUTextureReadback buffers, and publish whichever earlier copy is ready with
 // lf_publish_frame_host (never stalling the GPU). The owner's view rotation travels with
-// the frame as yaw/pitch/roll in radians. The render thread is the only publisher.
+// the frame as yaw/pitch/roll in LiveFoley's convention (LiveFoleyOrientation.h: radians,
+// yaw + = left). The render thread is the only publisher.
 //
 // GPU path (not implemented here; see the plugin README): on D3D12/Vulkan, copy the render
 // target into a resource created shared (D3D12_HEAP_FLAG_SHARED + CreateSharedHandle, or a
