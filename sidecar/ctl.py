@@ -129,6 +129,9 @@ def _print_human(command: str, result: dict) -> None:
         print(f"  can     {', '.join(result.get('capabilities', []))}")
         print(f"  ops     {', '.join(result.get('ops', []))}")
         return
+    if command == "prompt" and "state" in result:
+        print(f"prompt {result.get('prompt', '')!r}: {result['state']} ({result.get('reason', '')})")
+        return
     width = max((len(k) for k, _ in _flatten(result)), default=0)
     for k, v in _flatten(result):
         print(f"{k:<{width}}  {v}")
@@ -175,8 +178,11 @@ def _run(args: argparse.Namespace) -> int:
                 result = client.stats()
             elif cmd == "configure":
                 result = client.configure(**_parse_settings(params))
+                if result.get("prompt_state") == "pending":
+                    settled = _settle_prompt(client, {"state": "pending"}, args.timeout)
+                    result.update(prompt_state=settled["state"], prompt_reason=settled["reason"])
             elif cmd == "prompt":
-                result = client.prompt(params[0])
+                result = _settle_prompt(client, client.prompt(params[0]), args.timeout)
             else:
                 assert cmd in OPS, cmd
                 result = client.call(cmd, {"client_name": "livefoley-ctl"} if cmd == "hello" else {})
@@ -190,6 +196,27 @@ def _run(args: argparse.Namespace) -> int:
         else:
             _print_human(cmd, result)
     return 0
+
+
+def _settle_prompt(client, reply: dict, timeout_s: float) -> dict:
+    """Wait (polling `stats`) until a pending prompt is applied or refused, up to `timeout_s`.
+
+    The sidecar embeds a new prompt off its loop and answers `pending` at once; a person at
+    a terminal wants to know whether it took, so ctl asks until it knows. Still pending at
+    the timeout (the encoder loading on a slow machine): the reply says so.
+    """
+    import time
+
+    if reply.get("state") != "pending":
+        return reply
+    start = time.monotonic()
+    state = reply
+    while time.monotonic() - start < timeout_s:
+        time.sleep(0.05)
+        state = client.stats().get("prompt", {})
+        if state.get("state") != "pending":
+            break
+    return {**reply, **state, "waited_ms": round((time.monotonic() - start) * 1e3, 1)}
 
 
 def _watch(client, args) -> int:

@@ -41,9 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def model_format(spec: str) -> tuple[int, int, int, float]:
     """(sample_rate_hz, channels, hop_samples, latent_rate_hz) of a resolved model spec."""
     from livefoley.models import get_preset, read_checkpoint_config
-    from livefoley.sidecar.runtime.model import PRESETS
+    from livefoley.sidecar.runtime.model import preset_names
 
-    cfg = get_preset(spec) if spec in PRESETS else read_checkpoint_config(spec)
+    cfg = get_preset(spec) if spec in preset_names() else read_checkpoint_config(spec)
     return int(cfg.sample_rate_hz), int(cfg.channels), int(cfg.hop_samples), float(cfg.latent_rate_hz)
 
 

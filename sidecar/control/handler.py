@@ -61,7 +61,8 @@ class ControlHandler(Protocol):
         ...
 
     def prompt(self, text: str) -> dict:
-        """Set the text prompt (at most schema.MAX_PROMPT_CHARS characters)."""
+        """Set the text prompt (at most schema.MAX_PROMPT_CHARS characters; "" clears it). The
+        sidecar replies {"prompt", "applied", "state": applied|pending|refused, "reason"}."""
         ...
 
     def shutdown(self) -> dict:

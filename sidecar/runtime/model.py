@@ -28,7 +28,16 @@ DEFAULT_WEIGHTS = (  # where the training issue ships the default checkpoint, fi
     REPO_ROOT / "models" / "weights" / "default",
     REPO_ROOT / "checkpoints" / "default.safetensors",
 )
-PRESETS = ("tiny", "sr")
+PRESETS = ("tiny", "sr", "spatial_tiny")  # fallback; the models package's PRESET_NAMES win
+
+
+def preset_names() -> tuple[str, ...]:
+    """Preset names `load_model` knows (imports the models package, hence torch)."""
+    try:
+        from livefoley.models import PRESET_NAMES
+    except ImportError:
+        return PRESETS
+    return tuple(PRESET_NAMES)
 _FORMAT_NAMES = {1: "RGBA8", 2: "BGRA8", 3: "RGB8"}  # livefoley.protocol.PixelFormat values
 
 
@@ -57,11 +66,12 @@ def resolve_model(spec: str | None) -> ModelChoice:
                 return ModelChoice(str(path), True, f"bundled default model {path.relative_to(REPO_ROOT)}")
         return ModelChoice("tiny", False, "tiny config with RANDOM weights (no trained default model "
                                           f"found at {DEFAULT_WEIGHTS[0].relative_to(REPO_ROOT)})")
-    if spec in PRESETS:
+    presets = preset_names()
+    if spec in presets:
         return ModelChoice(spec, False, f"{spec} config with RANDOM weights")
     path = Path(spec)
     if not path.exists():
-        raise CheckpointError(f"model {spec!r}: expected a preset ({', '.join(PRESETS)}) or an existing path, found neither")
+        raise CheckpointError(f"model {spec!r}: expected a preset ({', '.join(presets)}) or an existing path, found neither")
     return ModelChoice(str(path), True, f"checkpoint {path}")
 
 

@@ -79,6 +79,9 @@ class Sidecar(ControlOps):
         autostart: generate at once (True) or wait for a `start` request (False).
         report_path: where to write the final stats and per-step log as JSON on exit.
         attach_timeout_s: how long to wait for a session that does not exist yet.
+        gain: linear output gain.
+        text_encoder_factory: builds the prompt encoder (default: models.spatial TextEncoder
+            on the CPU, loaded on a worker thread when the model takes text).
 
     Raises:
         SessionError: a session cannot be attached, or another live sidecar serves it.
@@ -98,6 +101,7 @@ class Sidecar(ControlOps):
         report_path: str | os.PathLike | None = None,
         attach_timeout_s: float = 10.0,
         gain: float = 1.0,
+        text_encoder_factory=None,
     ) -> None:
         if not session_names:
             raise ConfigError("sidecar: expected at least one --session, found none")
@@ -112,7 +116,8 @@ class Sidecar(ControlOps):
         self.model = ModelRunner(self.choice, device=device, batch_size=len(session_names), seed=config.seed,
                                  level=QualityLevel(config.nfe, config.guidance_scale))
         self.gpu = self._make_gpu_importer(device)
-        self.prompts = PromptController(self.model.generator, device=device, model_name=self.choice.spec)
+        self.prompts = PromptController(self.model.generator, device=device, model_name=self.choice.spec,
+                                        encoder_factory=text_encoder_factory)
         self.sessions = [self._attach(name, attach_timeout_s) for name in session_names]
         self._build_schedulers()
         self._build_governor()

