@@ -13,8 +13,11 @@ STAMP  := $(VENV)/.livefoley-installed
 # Debian packages: libopenal1 (ViZDoom's own audio; without it the audio is silently zero),
 # mono-mcs + mono-runtime (the Unity binding's C# tests), cmake (liblivefoley's build).
 APT_PACKAGES ?= libopenal1 mono-mcs mono-runtime cmake
+# Test-only: cross compilers that build the Windows (named file mappings, CreateProcessW) and
+# AArch64 (weak memory order) code paths of the protocol and liblivefoley.
+APT_TEST_PACKAGES ?= gcc-mingw-w64-x86-64 gcc-aarch64-linux-gnu
 
-.PHONY: demo test sysdeps venv bench clean
+.PHONY: demo test sysdeps test-sysdeps venv bench clean
 
 venv: $(STAMP)
 
@@ -29,10 +32,13 @@ $(STAMP): pyproject.toml setup.py $(wildcard protocol/native/*.c protocol/native
 sysdeps:
 	@bash tools/install_sysdeps.sh $(APT_PACKAGES)
 
+test-sysdeps:
+	@bash tools/install_sysdeps.sh $(APT_PACKAGES) $(APT_TEST_PACKAGES)
+
 demo: sysdeps venv
 	$(VENV)/bin/livefoley demo
 
-test: sysdeps venv
+test: test-sysdeps venv
 	$(PY) -m pytest
 
 bench: venv
