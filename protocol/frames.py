@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import DeviceError, ProtocolError
 from .native import check, ffi, lib, new_err
-from .params import FrameLocation, FrameMode, GpuSlotKind, PixelFormat, parse_pixel_format
+from .params import FrameLocation, FrameMode, GpuSlotKind, PixelFormat, Projection, parse_pixel_format
 
 _WAIT_STEP_S = 0.0002
 # Enum construction by value costs about a microsecond; acquire runs once per frame.
@@ -36,8 +36,9 @@ class FrameDescriptor:
     pixel_format: PixelFormat
     location: FrameLocation
     slot_index: int
-    orientation: tuple[float, float, float]  # yaw, pitch, roll in radians
+    orientation: tuple[float, float, float]  # yaw, pitch, roll in radians (LiveFoley's convention)
     fence_value: int = 0
+    projection: Projection = Projection.IMAGE
 
     @property
     def bytes_per_pixel(self) -> int:
@@ -154,7 +155,7 @@ class FramePool:
             time.sleep(min(_WAIT_STEP_S, remaining))
 
     def _desc(self, *, frame_index, capture_ns, width, height, row_pitch_bytes, pixel_format,
-              location, orientation, fence_value):
+              location, orientation, fence_value, projection=Projection.IMAGE):
         """Fill the pool's one descriptor buffer (producer side only, so one suffices)."""
         if len(orientation) != 3:
             raise ProtocolError(
@@ -170,11 +171,12 @@ class FramePool:
         d.location = location
         d.yaw_rad, d.pitch_rad, d.roll_rad = orientation
         d.fence_value = fence_value
+        d.projection = int(projection)
         return d
 
     def publish(self, pixels: np.ndarray, *, frame_index: int, capture_ns: int,
                 pixel_format: PixelFormat | str, orientation=(0.0, 0.0, 0.0),
-                timeout_s: float = 0.0) -> bool:
+                timeout_s: float = 0.0, projection: Projection | int = Projection.IMAGE) -> bool:
         """Copy `pixels` into the writable host slot and publish it.
 
         Args:
@@ -183,8 +185,11 @@ class FramePool:
             frame_index: producer's frame counter.
             capture_ns: CLOCK_MONOTONIC time the frame was rendered.
             pixel_format: PixelFormat (or its name).
-            orientation: camera (yaw, pitch, roll) in radians.
+            orientation: listener (yaw, pitch, roll) in radians, LiveFoley's convention
+                (protocol/README.md "Orientation").
             timeout_s: fifo only: how long to wait for a free slot.
+            projection: IMAGE (a camera view or an equirectangular panorama) or CUBEMAP
+                (6 square faces stacked vertically, S x 6S; protocol.h `lf_projection_t`).
 
         Returns:
             True when published; False when the fifo stayed full (counted as refused; no
@@ -211,7 +216,8 @@ class FramePool:
         height, width = pixels.shape[0], pixels.shape[1]
         desc = self._desc(frame_index=frame_index, capture_ns=capture_ns, width=width,
                           height=height, row_pitch_bytes=width * bpp, pixel_format=fmt,
-                          location=FrameLocation.HOST, orientation=orientation, fence_value=0)
+                          location=FrameLocation.HOST, orientation=orientation, fence_value=0,
+                          projection=projection)
         if self.mode is FrameMode.FIFO and self.writable_slot(timeout_s) is None:
             lib.lf_frame_note_refused(self._base)
             return False
@@ -375,6 +381,7 @@ class FramePool:
             slot_index=int(slot[0]),
             orientation=(float(desc.yaw_rad), float(desc.pitch_rad), float(desc.roll_rad)),
             fence_value=int(desc.fence_value),
+            projection=Projection(int(desc.projection)),  # validated 0 or 1 by lf_frame_acquire
         )
         pixels = None
         if d.location is FrameLocation.HOST:

@@ -76,7 +76,7 @@ DESC_FIELDS = _fields([
     ("frame_index", 0, "Q"), ("capture_ns", 8, "q"), ("width", 16, "I"), ("height", 20, "I"),
     ("row_pitch_bytes", 24, "I"), ("pixel_format", 28, "I"), ("location", 32, "I"),
     ("slot_index", 36, "I"), ("yaw_rad", 40, "f"), ("pitch_rad", 44, "f"), ("roll_rad", 48, "f"),
-    ("reserved0", 52, "I"), ("fence_value", 56, "Q"),
+    ("projection", 52, "I"), ("fence_value", 56, "Q"),
 ])
 DESC_BYTES = 64
 

@@ -39,6 +39,13 @@ class FrameLocation(enum.IntEnum):
     GPU = 1  # the registered GPU slot of the same index
 
 
+class Projection(enum.IntEnum):
+    """How a frame's pixels map to directions (`lf_projection_t`)."""
+
+    IMAGE = 0  # as rendered: a camera view or an equirectangular panorama
+    CUBEMAP = 1  # 6 square faces stacked vertically (S x 6S): front, back, left, right, up, down
+
+
 class GpuSlotKind(enum.IntEnum):
     """How a GPU slot is shared (`lf_gpu_slot_kind_t`)."""
 

@@ -92,6 +92,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         log.info("model: %s", sidecar.choice.description)
 
+    sidecar.prompts.preload()  # a model with text: load the encoder off the loop, now
+
     def on_signal(signum, _frame):
         sidecar.request_stop(f"signal {signal.Signals(signum).name}")
 

@@ -54,7 +54,7 @@ typedef struct lf_frame_desc {
     float yaw_rad;
     float pitch_rad;
     float roll_rad;
-    uint32_t reserved0;
+    uint32_t projection;
     uint64_t fence_value;
 } lf_frame_desc_t;
 

@@ -79,6 +79,18 @@ int lf_frame_desc_check(const void *base, const lf_frame_desc_t *d, char *err, s
                    (double)d->yaw_rad, (double)d->pitch_rad, (double)d->roll_rad);
         return LF_E_DESCRIPTOR;
     }
+    if (d->projection > LF_PROJECTION_CUBEMAP) {
+        lf_set_err(err, errlen, "descriptor projection: expected 0 (image) or 1 (cube map), found %u",
+                   d->projection);
+        return LF_E_DESCRIPTOR;
+    }
+    if (d->projection == LF_PROJECTION_CUBEMAP && (uint64_t)d->height != 6ull * d->width) {
+        lf_set_err(err, errlen,
+                   "descriptor cube map: expected height 6 x width (6 square faces stacked), "
+                   "found %ux%u",
+                   d->width, d->height);
+        return LF_E_DESCRIPTOR;
+    }
     const uint64_t bytes = (uint64_t)d->row_pitch_bytes * (d->height - 1u) + row_bytes;
     if (d->location == LF_LOCATION_HOST) {
         if (bytes > h->max_frame_bytes) {

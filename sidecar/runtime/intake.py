@@ -13,7 +13,8 @@ adds the checks only the sidecar can make (a GPU frame without a usable GPU, a f
 than the model accepts); each rejection is counted here and logged once per reason.
 
 What it is not: a scheduler (it takes whatever frame the pool hands out) or a converter (the
-model accepts RGBA8, BGRA8 and RGB8 of any size).
+model accepts RGBA8, BGRA8 and RGB8 of any size); the one exception is a cube-map frame, which
+it hands to `panorama.CubemapConverter` (equirectangular frames pass through unchanged).
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ class FrameIntake:
     Args:
         session: an attached `livefoley.protocol.Session`.
         gpu: a `GpuFrameImporter` when CUDA is usable, else None (GPU frames are rejected).
+        cubemap: converts a cube-map frame (descriptor projection CUBEMAP) to an
+            equirectangular one on the model's device (`panorama.CubemapConverter`).
 
     Thread-safety: one thread (the runtime loop). Real-time safe: no (copies a frame).
     """
 
-    def __init__(self, session, *, gpu=None) -> None:
+    def __init__(self, session, *, gpu=None, cubemap=None) -> None:
         self.session = session
         self.gpu = gpu
+        self.cubemap = cubemap  # a panorama.CubemapConverter; None: cube-map frames are rejected
         self.staged: StagedFrame | None = None
         self._staging: np.ndarray | None = None
         self.frames_taken = 0
@@ -110,6 +114,11 @@ class FrameIntake:
             np.copyto(self._staging, src)
             pixels = self._staging
         self.frames_taken += 1
+        if int(getattr(d, "projection", 0)) == 1:  # CUBEMAP: resampled to equirect on the device
+            if self.cubemap is None:
+                raise ProtocolError(f"frame {d.frame_index}: expected an image or equirectangular frame "
+                                    "(this sidecar converts no cube maps), found a cube map")
+            pixels = self.cubemap(pixels, int(d.frame_index))
         orientation = tuple(float(a) for a in d.orientation)
         self.staged = StagedFrame(int(d.frame_index), int(d.capture_ns), fmt, pixels, orientation)
         return self.staged

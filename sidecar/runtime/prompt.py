@@ -10,8 +10,8 @@ CPU and seconds for the first load, which must never delay a model step. So:
    when the model takes no text or the encoder cannot load, else "pending" and the text goes
    to a worker thread. Only the newest pending prompt matters: an older one still queued is
    dropped (counted in `superseded`).
-2. The worker embeds it (the encoder is loaded once, on the worker, at start-up when the model
-   takes text, so the first prompt does not pay for it) and leaves the result in a slot.
+2. The worker embeds it (the encoder is loaded once, on the worker: at start-up when serve
+   calls `preload`, so the first prompt does not pay for it) and leaves the result in a slot.
 3. `poll()` (loop thread, between steps) hands a finished embedding to
    `generator.set_prompt(embedding)`; the next step uses it. The generator owns how the
    change is made click-free (its condition ramp).
@@ -94,7 +94,11 @@ class PromptController:
         self.superseded = 0
         self.steps_seen = 0
         self._worker: threading.Thread | None = None
-        if self.text_dim > 0:
+
+    def preload(self) -> None:
+        """Start the worker now, so it loads the encoder before the first prompt (serve does;
+        otherwise the first request starts it). No-op for a model without text."""
+        if self.text_dim > 0 and self._worker is None:
             self._worker = threading.Thread(target=self._work, name="livefoley-prompt", daemon=True)
             self._worker.start()
 
@@ -111,6 +115,7 @@ class PromptController:
                                            "no set_prompt or text_dim is 0); the prompt is kept but has no effect")
         if not text:
             return self._apply(None, "")
+        self.preload()
         with self._lock:
             cached = self._cache.get(text)
             error = self._encoder_error

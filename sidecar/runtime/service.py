@@ -38,6 +38,7 @@ from .deadline import DeadlineGovernor, QualityLevel, degrade_ladder
 from .handler import ControlOps
 from .intake import FrameIntake
 from .layout import SessionOutput, check_layout
+from .panorama import CubemapConverter
 from .prompt import PromptController
 from .model import ModelChoice, ModelRunner, resolve_model
 from .scheduler import AdaptiveTarget, AudioClockScheduler, FrameTracker, LockstepScheduler
@@ -116,6 +117,7 @@ class Sidecar(ControlOps):
         self.model = ModelRunner(self.choice, device=device, batch_size=len(session_names), seed=config.seed,
                                  level=QualityLevel(config.nfe, config.guidance_scale))
         self.gpu = self._make_gpu_importer(device)
+        self.cubemap = CubemapConverter(device)
         self.prompts = PromptController(self.model.generator, device=device, model_name=self.choice.spec,
                                         encoder_factory=text_encoder_factory)
         self.sessions = [self._attach(name, attach_timeout_s) for name in session_names]
@@ -164,7 +166,8 @@ class Sidecar(ControlOps):
         output = SessionOutput(layout, model_channels=self.model.channels, sample_rate_hz=self.model.sample_rate_hz)
         session.beat("sidecar")
         log.info("attached session %s (%s, %d channels)", name, layout, output.channels)
-        return ServedSession(name=name, session=session, intake=FrameIntake(session, gpu=self.gpu), output=output)
+        return ServedSession(name=name, session=session, output=output,
+                             intake=FrameIntake(session, gpu=self.gpu, cubemap=self.cubemap))
 
     def _build_schedulers(self) -> None:
         m = self.model

@@ -116,7 +116,8 @@ def test_a_model_without_text_refuses_with_the_reason_and_keeps_serving():
         reply = pc.request("rain")
         assert reply["state"] == "refused" and not reply["applied"]
         assert reply["reason"].startswith("model tiny takes no text")
-        assert generator_text_dim(gen) == 0 and pc._worker is None
+        pc.preload()
+        assert generator_text_dim(gen) == 0 and pc._worker is None  # no text: no thread, ever
         pc.close()
 
 

@@ -86,6 +86,15 @@ typedef enum lf_frame_location {
     LF_LOCATION_GPU = 1   /* pixels in the registered GPU slot of the same index */
 } lf_frame_location_t;
 
+typedef enum lf_projection {
+    LF_PROJECTION_IMAGE = 0,  /* the image as rendered: a camera view or an equirectangular
+                                 panorama (the model decides how to read it) */
+    LF_PROJECTION_CUBEMAP = 1 /* 6 square faces stacked top to bottom (width S, height 6 S) in
+                                 the order front, back, left, right, up, down, each face's
+                                 axes as tabulated in models/spatial/equirect.py; the sidecar
+                                 converts it to an equirectangular panorama on its device */
+} lf_projection_t;
+
 typedef enum lf_gpu_slot_kind {
     LF_GPU_NONE = 0,
     LF_GPU_CUDA_IPC = 1,        /* cudaIpcMemHandle_t + cudaIpcEventHandle_t (Linux) */
@@ -208,7 +217,7 @@ typedef struct lf_frame_desc {
     float yaw_rad;
     float pitch_rad;
     float roll_rad;
-    uint32_t reserved0;
+    uint32_t projection;      /* lf_projection_t (was reserved, written 0 = IMAGE) */
     uint64_t fence_value;     /* GPU: value the consumer waits for before reading */
 } lf_frame_desc_t;
 
