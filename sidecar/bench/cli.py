@@ -38,6 +38,9 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="tiny", help="preset name (tiny, sr) or checkpoint path")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--head", default="model", choices=("model", "mlp", "locdit", "both"),
+                        help="head to benchmark: the model's own, or (presets only) mlp, locdit, or both "
+                             "side by side (the LocDiT patch head of issue 9 beside the per-frame MLP)")
     parser.add_argument("--precision", default="fp32", choices=sorted(PRECISIONS))
     parser.add_argument("--nfe", type=int, nargs="+", default=[1], help="head NFE values, 1..4")
     parser.add_argument("--guidance", choices=("on", "off", "both"), default="on")
@@ -80,10 +83,26 @@ def _resolve_device(name: str) -> torch.device:
     return device
 
 
-def _load(model_name: str, device: torch.device, precision: str):
-    from livefoley.models import load_model
+def _load(model_name: str, device: torch.device, precision: str, head: str = "model"):
+    """The model to time; `head` other than "model" rebuilds a preset with that head kind
+    (random weights, like every preset: timing does not care)."""
+    import dataclasses
 
-    model = load_model(model_name, device=device)
+    from livefoley.models import PRESET_NAMES, build_model, get_preset, load_model
+
+    if head == "model":
+        model = load_model(model_name, device=device)
+    elif model_name in PRESET_NAMES:
+        cfg = dataclasses.replace(get_preset(model_name), head_kind=head)
+        model = build_model(cfg).to(device)
+    else:
+        from livefoley.models import read_checkpoint_config
+
+        own = read_checkpoint_config(model_name).head_kind
+        if head != own:
+            raise ConfigError(f"--head {head}: expected 'model' or {own!r} for checkpoint {model_name} "
+                              f"(its trained head), found {head!r}; other heads only for presets")
+        model = load_model(model_name, device=device)
     dtype = PRECISIONS[precision]
     if dtype != torch.float32:
         if device.type == "cpu":
@@ -130,24 +149,28 @@ def main(args: argparse.Namespace) -> int:
     old_report = read_json(args.compare) if args.compare is not None else None  # fail fast
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = _load(args.model, device, args.precision)
+    heads = {"both": ["mlp", "locdit"]}.get(args.head, [args.head])
+    models = [_load(args.model, device, args.precision, h) for h in heads]
+    model = models[0]
     guidance = {"on": [True], "off": [False], "both": [True, False]}[args.guidance]
     base = RunSpec(seconds=args.seconds, warmup_steps=args.warmup_steps, frame_width_px=width,
                    frame_height_px=height, paced=not args.unpaced, sessions=args.sessions)
     runs, sessions_max = [], None
-    for nfe in args.nfe:
-        for g in guidance:
-            spec = RunSpec(**{**base.__dict__, "nfe": nfe, "guidance": g})
-            if args.sessions_max:
-                sessions_max, searched = _find_sessions_max(model, spec, device=device,
-                                                            seed=args.seed, limit=args.sessions_limit)
-                runs.extend(searched)
-            else:
-                runs.append(measure_run(model, spec, device=device, seed=args.seed))
+    for model in models:
+        for nfe in args.nfe:
+            for g in guidance:
+                spec = RunSpec(**{**base.__dict__, "nfe": nfe, "guidance": g})
+                if args.sessions_max:
+                    sessions_max, searched = _find_sessions_max(model, spec, device=device,
+                                                                seed=args.seed, limit=args.sessions_limit)
+                    runs.extend(searched)
+                else:
+                    runs.append(measure_run(model, spec, device=device, seed=args.seed))
     report = {
         "schema_version": SCHEMA_VERSION,
         "model": args.model,
-        "model_params": sum(p.numel() for p in model.parameters()),
+        "model_params": sum(p.numel() for p in models[0].parameters()),
+        "model_params_by_head": {m.config.head_kind: sum(p.numel() for p in m.parameters()) for m in models},
         "environment": describe_environment(device, args.precision),
         "runs": runs,
         "sessions_max": sessions_max,

@@ -70,7 +70,10 @@ def format_table(report: dict) -> str:
     """p50 / p99 per stage for every run, then the end-to-end summary lines."""
     lines = []
     for run in report["runs"]:
-        head = (f"nfe={run['nfe']} guidance={'on' if run['guidance'] else 'off'} "
+        kind = run.get("head_kind", "mlp")
+        patch = f" (k={run['patch_latents']}, audio {run['output_delay_steps']} steps behind)" \
+            if run.get("patch_latents", 1) > 1 else ""
+        head = (f"head={kind}{patch} nfe={run['nfe']} guidance={'on' if run['guidance'] else 'off'} "
                 f"sessions={run['sessions']}  budget {run['budget_ms']:.1f} ms")
         lines.append(head)
         lines.append(f"  {'stage':<18}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
@@ -80,7 +83,7 @@ def format_table(report: dict) -> str:
                 lines.append(f"  {stage:<18}{s['p50_ms']:>9.3f}{s['p95_ms']:>9.3f}"
                              f"{s['p99_ms']:>9.3f}{s['max_ms']:>9.3f}")
         lines.append(f"  miss rate {run['miss_rate']:.2%}  RTF {run['real_time_factor']:.3f}  "
-                     f"first audio {run['time_to_first_audio_ms']:.1f} ms  "
+                     f"first audio {run['time_to_first_audio_ms']:.1f} ms (step {run.get('first_audio_step', 1)})  "
                      f"peak mem {run['peak_memory_bytes'] / 2**20:.0f} MiB ({run['peak_memory_kind']})")
     if report.get("sessions_max") is not None:
         lines.append(f"sessions-max: {report['sessions_max']} concurrent sessions with p99 "

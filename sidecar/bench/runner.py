@@ -163,6 +163,9 @@ def measure_run(model: V2AModel, spec: RunSpec, *, device: torch.device, seed: i
         gen.set_options(nfe=spec.nfe, guidance_scale=3.0 if spec.guidance else 1.0)
         samples: dict[str, list[float]] = {s: [] for s in STAGES}
         first_audio_ms = None
+        # A patch head (LocDiT) plays silence for its first k - 1 steps: time to first audio
+        # runs until the step that returns the first real block.
+        first_audio_step = int(getattr(gen, "first_audio_step", 1))
         total_steps = spec.warmup_steps + max(1, int(round(spec.seconds * 1e3 / hop_ms)))
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
@@ -194,8 +197,8 @@ def measure_run(model: V2AModel, spec: RunSpec, *, device: torch.device, seed: i
             t5 = time.perf_counter()
             for session in sessions:  # the engine's reader (not timed)
                 session.audio.read_into(drain)
-            if first_audio_ms is None:
-                first_audio_ms = (t5 - t_start) * 1e3
+            if first_audio_ms is None and step + 1 >= first_audio_step:
+                first_audio_ms = (t5 - t_start) * 1e3  # the first block that carries audio
             if step >= spec.warmup_steps:
                 g = gen.last_timings_ms
                 parts = timer.take()
@@ -222,6 +225,10 @@ def measure_run(model: V2AModel, spec: RunSpec, *, device: torch.device, seed: i
         e2e = samples["step_total"]
         return {
             "spec": dataclasses.asdict(spec),
+            "head_kind": model.config.head_kind,
+            "patch_latents": int(model.config.patch_latents),
+            "output_delay_steps": int(getattr(gen, "output_delay_steps", 0)),
+            "first_audio_step": first_audio_step,
             "nfe": spec.nfe, "guidance": spec.guidance, "sessions": spec.sessions,
             "budget_ms": hop_ms,
             "stages": {k: summarize_ms(v) for k, v in samples.items()},

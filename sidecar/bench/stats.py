@@ -41,8 +41,10 @@ def miss_rate(samples_ms: list[float] | np.ndarray, budget_ms: float) -> float:
 
 def run_key(run: dict) -> str:
     """Stable identity of a run inside a report, used to pair runs for `--compare`."""
-    return (f"nfe={run['nfe']} guidance={'on' if run['guidance'] else 'off'} "
-            f"sessions={run['sessions']}")
+    key = (f"nfe={run['nfe']} guidance={'on' if run['guidance'] else 'off'} "
+           f"sessions={run['sessions']}")
+    head = run.get("head_kind", "mlp")  # reports before issue 9 had the MLP head only
+    return key if head == "mlp" else f"head={head} {key}"
 
 
 def compare_reports(new: dict, old: dict) -> list[dict]:

@@ -15,7 +15,7 @@ from livefoley.sidecar.cli import main as livefoley_main
 
 from livefoley.sidecar.bench.report import SCHEMA_VERSION
 from livefoley.sidecar.bench.runner import STAGES
-from livefoley.sidecar.bench.stats import compare_reports, miss_rate, summarize_ms, verdict
+from livefoley.sidecar.bench.stats import compare_reports, miss_rate, run_key, summarize_ms, verdict
 
 BENCH = ["bench", "--model", "tiny", "--seconds", "0.2", "--warmup-steps", "1",
          "--frame-size", "160x120", "--unpaced"]
@@ -88,6 +88,35 @@ def test_bad_arguments_name_expected_and_found(tmp_path):
     assert proc.returncode == 2 and "expected values in 1..4, found 7" in proc.stderr
     proc, _ = _run(tmp_path, "--compare", str(tmp_path / "missing.json"), check=False)
     assert proc.returncode == 2 and "expected a bench JSON report" in proc.stderr
+
+
+def test_head_both_reports_locdit_beside_mlp(tmp_path):
+    proc, out = _run(tmp_path, "--head", "both")
+    report = json.loads((out / "bench.json").read_text())
+    runs = {r["head_kind"]: r for r in report["runs"]}
+    assert set(runs) == {"mlp", "locdit"} and set(report["model_params_by_head"]) == {"mlp", "locdit"}
+    mlp, locdit = runs["mlp"], runs["locdit"]
+    assert (mlp["patch_latents"], mlp["output_delay_steps"], mlp["first_audio_step"]) == (1, 0, 1)
+    k = locdit["patch_latents"]
+    assert k > 1 and locdit["output_delay_steps"] == k - 1 and locdit["first_audio_step"] == k
+    for run in (mlp, locdit):
+        assert set(run["stages"]) == set(STAGES) and run["stages"]["head"]["count"] >= 6
+        assert run["time_to_first_audio_ms"] > 0
+    assert "head=locdit (k=4, audio 3 steps behind)" in proc.stdout and "head=mlp " in proc.stdout
+    assert run_key(mlp) != run_key(locdit)  # runs of different heads never pair up in --compare
+
+
+def test_head_other_than_a_checkpoints_own_is_refused(tmp_path):
+    from livefoley.models import TINY, build_model, save_checkpoint
+
+    ckpt = tmp_path / "mlp.safetensors"
+    save_checkpoint(build_model(TINY), ckpt)
+    out = tmp_path / "report"
+    stderr = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+        code = livefoley_main(["bench", "--model", str(ckpt), "--head", "locdit", "--out", str(out)])
+    assert code == 2
+    assert f"--head locdit: expected 'model' or 'mlp' for checkpoint {ckpt}" in stderr.getvalue()
 
 
 def test_cuda_device_refused_clearly_without_cuda(tmp_path):
