@@ -390,10 +390,13 @@ class Sidecar(ControlOps):
                 parts.append(convert_frame(st.pixels, st.pixel_format, fmt, shape))
             else:
                 parts.append(zeros_like(ref.pixels))
-        if hasattr(ref.pixels, "is_cuda"):
+        tensors = [p for p in parts if hasattr(p, "is_cuda")]  # GPU frames, converted cube maps
+        if tensors:
             import torch
 
-            return torch.stack(parts), fmt, have
+            dev = tensors[0].device
+            parts = [p if hasattr(p, "is_cuda") else torch.from_numpy(np.ascontiguousarray(p)).to(dev) for p in parts]
+            return torch.stack([p.to(dev) for p in parts]), fmt, have
         return np.stack(parts), fmt, have
 
     def _beat_and_watch_hosts(self) -> None:

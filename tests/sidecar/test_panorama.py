@@ -74,3 +74,31 @@ def test_sidecar_voices_a_cube_map_as_its_equirect_and_equirect_unchanged(fifo, 
     pipe = InProcessPipeline("spatial_tiny", seed=2)
     expect = np.concatenate([pipe.step(CubemapConverter("cpu")(cube).numpy()), pipe.step(equi)])
     np.testing.assert_allclose(got, expect, rtol=0, atol=1e-6)  # orientation 0: head tracking is identity
+
+
+def test_a_cube_map_session_and_an_equirect_session_step_as_one_batch(session_name):
+    params = SessionParams(channels=4, frame_mode="fifo", frame_slots=4, max_frame_bytes=8 * S * S * 3)
+    a, b = create_session(session_name + "-a", params), create_session(session_name + "-b", params)
+    rng = np.random.default_rng(3)
+    cube, equi = face_strip(rng), rng.integers(0, 255, (2 * S, 4 * S, 3), dtype=np.uint8)
+    sc = None
+    try:
+        a.beat("host")
+        b.beat("host")
+        sc = Sidecar([session_name + "-a", session_name + "-b"], model="spatial_tiny",
+                     config=RuntimeConfig(lockstep=True, seed=4, warmup_steps=0))
+        assert a.frames.publish(cube, frame_index=0, capture_ns=0, pixel_format="RGB8", projection=Projection.CUBEMAP)
+        assert b.frames.publish(equi, frame_index=0, capture_ns=0, pixel_format="RGB8")
+        sc.tick()
+        assert [r["frame_index"] for r in sc.step_log.rows()] == [0, 0]
+        got = [np.zeros((HOP, 4), np.float32), np.zeros((HOP, 4), np.float32)]
+        assert a.audio.read_into(got[0]) == HOP and b.audio.read_into(got[1]) == HOP
+    finally:
+        if sc is not None:
+            sc.request_stop("test over")
+            sc.run()
+        a.close()
+        b.close()
+    pipe = InProcessPipeline("spatial_tiny", seed=4, batch_size=2)
+    expect = pipe.step(np.stack([CubemapConverter("cpu")(cube).numpy(), equi]))
+    np.testing.assert_allclose(np.stack(got), expect, rtol=0, atol=1e-6)
