@@ -214,6 +214,12 @@ def test_a_prompt_changes_the_audio_from_the_step_it_was_applied_at(fifo_session
     assert state["state"] == "applied" and state["applied_at_step"] == 3
     np.testing.assert_array_equal(prompted[:3 * HOP], plain[:3 * HOP])  # before: untouched
     assert np.abs(prompted[3 * HOP:] - plain[3 * HOP:]).max() > 0  # from step 3 on: the prompt is heard
+    # No click where it changes: every block boundary from the change on is no rougher than the
+    # audio within 1 ms around it (models/spatial/text.py's stated threshold, 1.05).
+    from livefoley.models.spatial.text import click_ratio
+
+    for boundary in range(3, 6):
+        assert click_ratio(prompted.T, boundary * HOP, 48) <= 1.05, boundary
 
 
 # --- a real `livefoley serve` and `livefoley ctl` ------------------------------------------
