@@ -36,12 +36,17 @@ class InProcessPipeline:
         nfe, guidance_scale: sampling options.
         batch_size: independent streams stepped together.
         warmup_steps: steps run and discarded before the first real one.
+        channel_layout: None returns the model's own output (stereo, or world-frame FOA);
+            "foa", "binaural" or "stereo" renders a FOA model's output as a sidecar session of
+            that layout does (head-tracked by the `orientation` given to `step`; the same
+            rules and errors as the sidecar's `runtime/layout.py`).
 
     Thread-safety: one thread. Real-time safe: no.
     """
 
     def __init__(self, model: str = "default", *, device: str = "cpu", seed: int = 0, nfe: int = 1,
-                 guidance_scale: float = 1.0, batch_size: int = 1, warmup_steps: int = 0) -> None:
+                 guidance_scale: float = 1.0, batch_size: int = 1, warmup_steps: int = 0,
+                 channel_layout: str | None = None) -> None:
         from livefoley.sidecar.runtime.deadline import QualityLevel
         from livefoley.sidecar.runtime.model import ModelRunner, resolve_model
 
@@ -53,19 +58,34 @@ class InProcessPipeline:
         self.hop_samples = self.runner.hop_samples
         self.channels = self.runner.channels
         self.latent_rate_hz = self.runner.latent_rate_hz
+        self.outputs = None
+        if channel_layout is not None:
+            from livefoley.sidecar.runtime.layout import LAYOUT_CHANNELS, SessionOutput, check_layout
+
+            want = LAYOUT_CHANNELS.get(channel_layout, 0)
+            layout = check_layout(channel_layout, model_channels=self.runner.channels, session_channels=want,
+                                  where="InProcessPipeline channel_layout")
+            self.outputs = [SessionOutput(layout, model_channels=self.runner.channels,
+                                          sample_rate_hz=self.sample_rate_hz) for _ in range(batch_size)]
+            self.channels = want
         if warmup_steps:
             self.runner.warm_up(warmup_steps, height=64, width=64, pixel_format=3)
 
     def reset(self) -> None:
         """Start a new stream (drops the KV cache and decoder state; the seed restarts)."""
         self.runner.reset()
+        for out in self.outputs or ():
+            out.reset()
 
-    def step(self, frames: np.ndarray, pixel_format: str | int = "rgb8") -> np.ndarray:
+    def step(self, frames: np.ndarray, pixel_format: str | int = "rgb8",
+             orientation: tuple[float, float, float] | None = None) -> np.ndarray:
         """Audio for one frame per stream.
 
         Args:
             frames: uint8 (H, W, C) for batch 1, or (B, H, W, C).
             pixel_format: "rgb8" | "rgba8" | "bgra8" (or the PixelFormat value).
+            orientation: listener (yaw, pitch, roll) in radians, LiveFoley's convention, at the
+                end of this block (every stream); used with a `channel_layout`, else ignored.
 
         Returns:
             float32 (hop_samples, channels), or (B, hop_samples, channels) for a batch.
@@ -81,6 +101,8 @@ class InProcessPipeline:
                               f"{arr.dtype} {arr.shape}")
         pcm = self.runner.step(batch, fmt)
         self.runner.prepare()
+        if self.outputs is not None:
+            pcm = np.stack([out.render(block, orientation) for out, block in zip(self.outputs, pcm)])
         return pcm[0] if single else pcm
 
     def render(self, frames, timestamps_ns: np.ndarray, *, duration_ns: int | None = None,

@@ -172,3 +172,22 @@ def test_stereo_model_refuses_a_four_channel_session_and_spatial_layouts(make_se
     finally:
         sc.request_stop("test over")
         sc.run()
+
+
+def test_in_process_pipeline_with_a_layout_equals_a_lockstep_sidecar(make_session, session_name, foa_model):
+    host = make_session(channels=2, frame_mode="fifo", frame_slots=8)
+    sc = Sidecar([session_name], model=foa_model, config=RuntimeConfig(lockstep=True, seed=5, warmup_steps=0))
+    fs = frames(len(ORIENTATIONS))
+    try:
+        sc.configure({"channel_layout": "binaural"})
+        got = run_lockstep(sc, host, fs, ORIENTATIONS, 2)
+    finally:
+        sc.request_stop("test over")
+        sc.run()
+    pipe = InProcessPipeline(foa_model, seed=5, channel_layout="binaural")
+    assert pipe.channels == 2
+    expect = np.concatenate([pipe.step(f, orientation=o) for f, o in zip(fs, ORIENTATIONS)])
+    np.testing.assert_allclose(got, expect, rtol=0, atol=1e-6)
+    with pytest.raises(ConfigError, match=r"InProcessPipeline channel_layout: expected 'stereo' \(the model outputs "
+                                          r"stereo \(2 channels\)\), found 'binaural'"):
+        InProcessPipeline("tiny", channel_layout="binaural")
