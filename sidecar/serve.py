@@ -105,6 +105,13 @@ def main(args: argparse.Namespace) -> int:
             control = _open_control(sidecar, args.session[0])
             sidecar.control = control
         sidecar.warm_up()
+        # The prompt encoder loads on its worker during warm-up; wait for it before serving,
+        # so its load (GIL and CPU heavy) never overlaps the first real steps.
+        t0 = time.monotonic()
+        if not sidecar.prompts.wait_ready(60.0):
+            log.warning("text encoder still loading after 60 s; serving anyway (first steps may be slow)")
+        elif sidecar.prompts.text_dim:
+            log.info("text encoder ready before serving (waited %.2f s after warm-up)", time.monotonic() - t0)
         reason = sidecar.run(max_seconds=args.max_seconds)
     finally:
         if control is not None:

@@ -86,6 +86,34 @@ def test_prompt_is_embedded_off_the_loop_then_applied_between_steps():
         pc.close()
 
 
+def test_wait_ready_settles_when_the_encoder_loaded_or_failed():
+    gate = threading.Event()
+
+    def slow_factory():
+        assert gate.wait(10)
+        return ClosedFormEncoder()
+
+    pc = PromptController(RecordingGenerator(), encoder_factory=slow_factory)
+    try:
+        assert pc.wait_ready(0.01)  # no worker yet: nothing to wait for
+        pc.preload()
+        assert not pc.wait_ready(0.05)  # still loading
+        gate.set()
+        assert pc.wait_ready(10)
+    finally:
+        pc.close()
+
+    def broken():
+        raise OSError("model files missing")
+
+    pc = PromptController(RecordingGenerator(), encoder_factory=broken)
+    try:
+        pc.preload()
+        assert pc.wait_ready(10) and pc.request("rain")["state"] == "refused"
+    finally:
+        pc.close()
+
+
 def test_only_the_newest_pending_prompt_is_applied():
     gate = threading.Event()
     gen, enc = RecordingGenerator(), ClosedFormEncoder(gate)
