@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--spatial: a stereo checkpoint for the stereo_model_upmix baseline")
     parser.add_argument("--text-guidance", type=float, default=None,
                         help="--spatial: text guidance scale of a text model")
+    parser.add_argument("--sampler", default=None, choices=("consistency", "heun"),
+                        help="--spatial: sampler of the model (heun for a stage-1 head)")
+    parser.add_argument("--heun-steps", type=int, default=None, help="--spatial: Heun steps")
     parser.add_argument("--no-adherence", action="store_true",
                         help="--spatial: skip the text-adherence runs")
 
@@ -79,6 +82,7 @@ def _spatial(args: argparse.Namespace) -> int:
 
     cfg = SpatialEvalConfig(max_scenes=args.max_episodes, seed=args.seed, nfe=args.nfe,
                             guidance_scale=args.guidance, text_guidance_scale=args.text_guidance,
+                            sampler=args.sampler, heun_steps=args.heun_steps,
                             adherence=not args.no_adherence)
     results = evaluate_spatial(args.data, args.out, model=args.model,
                                stereo_model=args.stereo_model, config=cfg)

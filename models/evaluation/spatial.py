@@ -59,6 +59,8 @@ class SpatialEvalConfig:
     nfe: int | None = None
     guidance_scale: float | None = None
     text_guidance_scale: float | None = None
+    sampler: str | None = None  # "consistency" (ECT head) or "heun" (stage-1 head)
+    heun_steps: int | None = None
 
 
 def _heldout(data: str | Path, n: int):
@@ -92,7 +94,8 @@ class _ModelRunner:
 
         self.model = load_model(path)
         self.gen = StreamingGenerator(self.model, seed=cfg.seed)
-        opts = {k: v for k, v in (("nfe", cfg.nfe), ("guidance_scale", cfg.guidance_scale))
+        opts = {k: v for k, v in (("nfe", cfg.nfe), ("guidance_scale", cfg.guidance_scale),
+                                  ("sampler", cfg.sampler), ("steps", cfg.heun_steps))
                 if v is not None}
         if cfg.text_guidance_scale is not None and self.gen.text_dim:
             opts["text_guidance_scale"] = cfg.text_guidance_scale
@@ -183,7 +186,9 @@ def evaluate_spatial(data: str | Path, out: str | Path, *, model: str | None,
                               f"found {runner.channels}")
         facts["model"] = {"checkpoint": model, "text_dim": runner.gen.text_dim,
                           "head_kind": runner.model.config.head_kind, "nfe": runner.gen.nfe,
-                          "guidance_scale": runner.gen.guidance_scale}
+                          "sampler": runner.gen.sampler, "heun_steps": runner.gen.steps,
+                          "guidance_scale": runner.gen.guidance_scale,
+                          "text_guidance_scale": runner.gen.text_guidance_scale}
         foas = [_fit(runner(np.asarray(sh.frames)), n) for sh in shards]
         systems["model"] = _scores(foas, scenes, sr)
         if runner.gen.text_dim:

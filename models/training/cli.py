@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--resolutions", type=int, default=7, choices=(5, 7))
             p.add_argument("--kl-weight", type=float, default=1e-4)
             p.add_argument("--l1-weight", type=float, default=0.1)
+            p.add_argument("--cardioid-weight", type=float, default=1.0,
+                           help="FOA only: MR-STFT on 6 virtual cardioids (keeps direction)")
         else:
             p.add_argument("--window", type=int, default=32, help="latent ticks per window")
             p.add_argument("--head-repeats", type=int, default=4,
@@ -116,7 +118,8 @@ def main(args: argparse.Namespace) -> int:
             from livefoley.models.training.vae_stage import VAEStageConfig, train_vae
 
             cfg = VAEStageConfig(segment_latents=args.segment, resolutions=args.resolutions,
-                                 kl_weight=args.kl_weight, l1_weight=args.l1_weight)
+                                 kl_weight=args.kl_weight, l1_weight=args.l1_weight,
+                                 cardioid_weight=args.cardioid_weight)
             result = train_vae(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
                                info=info, resume=args.resume)
         else:

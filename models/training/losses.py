@@ -158,3 +158,26 @@ def ect_loss(denoise: Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor]
     else:
         dist = (sq + 1e-12).sqrt()
     return (dist / (t - r)).mean()
+
+
+# Unit directions (x, y, z) of the six virtual cardioids: front, back, left, right, up, down.
+_CARDIOID_DIRS = ((1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, -1.0, 0.0),
+                  (0.0, 0.0, 1.0), (0.0, 0.0, -1.0))
+
+
+def cardioid_signals(foa: torch.Tensor) -> torch.Tensor:
+    """AmbiX FOA (B, 4, L) (W, Y, Z, X; SN3D) -> six virtual cardioids (B, 6, L).
+
+    c_d = 0.5 (W + d . [X, Y, Z]) for d = +-x, +-y, +-z. Why a VAE needs it: a magnitude
+    spectrum loss per channel cannot tell X = +s from X = -s (front from back): the sign of
+    a dipole relative to W is the direction, and it is only in the phase. A cardioid's
+    magnitude depends on that sign (c_front = s, c_back = 0 for a source in front), so an
+    MR-STFT loss on the cardioids makes direction part of the reconstruction objective.
+    """
+    if foa.dim() != 3 or foa.shape[1] != 4:
+        raise ConfigError(f"cardioid_signals: expected (B, 4, L) AmbiX, found {tuple(foa.shape)}")
+    d = torch.tensor(_CARDIOID_DIRS, dtype=foa.dtype, device=foa.device)  # (6, 3) x, y, z
+    m = torch.zeros(6, 4, dtype=foa.dtype, device=foa.device)
+    m[:, 0] = 0.5
+    m[:, 3], m[:, 1], m[:, 2] = 0.5 * d[:, 0], 0.5 * d[:, 1], 0.5 * d[:, 2]  # X, Y, Z columns
+    return torch.einsum("oc,bcl->bol", m, foa)

@@ -36,6 +36,7 @@ from livefoley.models.training.losses import (
     RESOLUTIONS_5,
     RESOLUTIONS_7,
     MultiResolutionSTFTLoss,
+    cardioid_signals,
     kl_divergence,
 )
 from livefoley.models.training.loop import LoopConfig, run_loop
@@ -53,6 +54,7 @@ class VAEStageConfig:
     resolutions: int = 7  # MR-STFT resolutions: 7 (2048..32) or 5 (2048..128)
     l1_weight: float = 0.1  # time-domain L1
     kl_weight: float = 1e-4  # KL to N(0, 1) (the reference uses 1e-5 with a GAN)
+    cardioid_weight: float = 1.0  # 4-channel (FOA) audio only: MR-STFT on 6 virtual cardioids
     heldout_clips: int = 8  # held-out clips for the reconstruction report
     heldout_seconds: float = 2.0  # length of each
 
@@ -77,7 +79,12 @@ class VAEObjective(nn.Module):
         l1 = (rec - audio).abs().mean()
         kl = kl_divergence(mean, std)
         loss = mr + self.cfg.l1_weight * l1 + self.cfg.kl_weight * kl
-        return {"loss": loss, "mrstft": mr.detach(), "l1": l1.detach(), "kl": kl.detach()}
+        out = {"mrstft": mr.detach(), "l1": l1.detach(), "kl": kl.detach()}
+        if audio.shape[1] == 4 and self.cfg.cardioid_weight > 0:  # direction: see losses.py
+            card = self.mrstft(cardioid_signals(rec), cardioid_signals(audio))
+            loss = loss + self.cfg.cardioid_weight * card
+            out["cardioid"] = card.detach()
+        return {"loss": loss, **out}
 
 
 def latent_std(model: V2AModel, segments: np.ndarray) -> float:

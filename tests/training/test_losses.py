@@ -80,3 +80,20 @@ def test_log_normal_sigma_clamped():
     s = sample_log_normal_sigma(1000, p_mean=0.0, p_std=5.0, sigma_min=0.002, sigma_max=80.0,
                                 generator=torch.Generator().manual_seed(0))
     assert s.min().item() >= 0.002 and s.max().item() <= 80.0
+
+
+def test_cardioid_loss_sees_the_direction_that_channel_magnitudes_miss():
+    from livefoley.models.training.losses import MultiResolutionSTFTLoss, cardioid_signals
+    from livefoley.protocol.errors import ConfigError
+
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(1, 1, 4800, generator=g)
+    front = torch.cat([s, 0 * s, 0 * s, s], dim=1)  # AmbiX W, Y, Z, X: a source in front
+    back = torch.cat([s, 0 * s, 0 * s, -s], dim=1)  # the same source behind
+    c = cardioid_signals(front)
+    assert torch.allclose(c[:, 0], s[:, 0]) and c[:, 1].abs().max() == 0  # front = s, back = 0
+    loss = MultiResolutionSTFTLoss()
+    assert loss(back, front).item() < 1e-6  # per-channel magnitudes: front == back
+    assert loss(cardioid_signals(back), cardioid_signals(front)).item() > 1.0
+    with pytest.raises(ConfigError, match=r"expected \(B, 4, L\) AmbiX, found \(1, 2, 10\)"):
+        cardioid_signals(torch.zeros(1, 2, 10))

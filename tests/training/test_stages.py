@@ -70,3 +70,18 @@ def test_ect_stage_advances_over_the_run():
     obj = DiffusionObjective(build_model(small_config()), DiffusionStageConfig(ect_stages=4),
                              "stage2", total_steps=100)
     assert [obj.ect_stage(s) for s in (0, 24, 25, 50, 99, 100)] == [0, 0, 1, 2, 3, 3]
+
+
+def test_vae_objective_adds_the_cardioid_term_for_foa_only():
+    import dataclasses
+
+    g = torch.Generator().manual_seed(0)
+    stereo = build_model(small_config())
+    foa = build_model(dataclasses.replace(small_config(), vae=dataclasses.replace(small_config().vae, channels=4)))
+    for model, channels, has in ((stereo, 2, False), (foa, 4, True)):
+        batch = {"audio": 0.1 * torch.randn(1, channels, 3200, generator=g),
+                 "noise": torch.randn(1, 64, 2, generator=g)}
+        out = VAEObjective(model, VAEStageConfig(resolutions=5))(batch, 0)
+        assert ("cardioid" in out) == has
+    off = VAEObjective(foa, VAEStageConfig(resolutions=5, cardioid_weight=0.0))(batch, 0)
+    assert "cardioid" not in off
