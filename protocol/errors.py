@@ -33,6 +33,21 @@ class DeviceError(LiveFoleyError):
     """A compute device (CUDA, driver, IPC handle) is missing or refuses an operation."""
 
 
+def cuda_result(result, what: str):
+    """Unwrap a cuda-python (`cuda.bindings`) `(err, *values)` result.
+
+    Returns None, the one value, or a tuple of values on success; raises DeviceError naming
+    `what` and the error code otherwise. Used by both sides of the GPU frame path (the host's
+    exporter and the sidecar's importer), so both word CUDA failures the same way.
+    """
+    err, *values = result if isinstance(result, tuple) else (result,)
+    if int(err) != 0:
+        raise DeviceError(f"{what}: expected cudaSuccess, found {err!r}")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
 __all__ = [
     "LiveFoleyError",
     "ProtocolError",
@@ -40,4 +55,5 @@ __all__ = [
     "ConfigError",
     "CheckpointError",
     "DeviceError",
+    "cuda_result",
 ]

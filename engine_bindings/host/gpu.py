@@ -24,17 +24,9 @@ import ctypes
 import logging
 
 from livefoley.protocol.errors import DeviceError, ProtocolError
+from livefoley.protocol.errors import cuda_result as _check
 
 log = logging.getLogger(__name__)
-
-
-def _check(result, what: str):
-    err, *values = result if isinstance(result, tuple) else (result,)
-    if int(err) != 0:
-        raise DeviceError(f"{what}: expected cudaSuccess, found {err!r}")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
 
 
 class CudaSlotExporter:

@@ -37,6 +37,7 @@ import struct
 from dataclasses import dataclass
 
 from livefoley.protocol.errors import DeviceError, ProtocolError
+from livefoley.protocol.errors import cuda_result as _check
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,6 @@ GPU_CUDA_IPC = 1
 GPU_D3D12_NT_HANDLE = 2
 GPU_D3D11_NT_HANDLE = 3
 _BYTES_PER_PIXEL = {1: 4, 2: 4, 3: 3}  # RGBA8, BGRA8, RGB8
-
-
-def _check(result, what: str):
-    """Convert a cuda.bindings `(err, *values)` tuple: values on success, DeviceError otherwise."""
-    err, *values = result if isinstance(result, tuple) else (result,)
-    if int(err) != 0:
-        raise DeviceError(f"{what}: expected cudaSuccess, found {err!r}")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
 
 
 def cuda_unavailable_reason() -> str | None:
