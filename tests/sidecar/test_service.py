@@ -179,6 +179,7 @@ def test_control_handler_ops(make_session, session_name):
         assert stats["sessions"][0]["name"] == session_name and stats["target_latency_ms"] == 100.0
         assert sc.shutdown() == {"state": "stopping"} and sc.stopping
     finally:
+        sc.request_stop("test over")  # a failed assertion above must not leave run() looping forever
         sc.run()
 
 
