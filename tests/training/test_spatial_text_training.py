@@ -109,3 +109,25 @@ def test_locdit_stage1_lowers_loss_and_stage2_is_refused():
     assert losses[-1] < 0.7 * losses[0], losses
     with pytest.raises(ConfigError, match="expected head_kind 'mlp'.*found 'locdit'"):
         DiffusionObjective(model, DiffusionStageConfig(window_latents=T, head_repeats=m), "stage2", 10)(batch, 0)
+
+
+def test_locdit_stage1_runs_end_to_end_with_its_heldout_report(tmp_path):
+    from livefoley.models.config import PatchHeadConfig
+
+    from .helpers import write_flash_click_dataset
+
+    write_flash_click_dataset(tmp_path / "data", train=1, heldout=1, seconds=1.5)
+    cfg = dataclasses.replace(small_config(), head_kind="locdit",
+                              locdit=PatchHeadConfig(width=32, depth=1, heads=2, time_embed_dim=16))
+    init = tmp_path / "init.safetensors"
+    save_checkpoint(build_model(cfg), init)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    common = ["--data", str(tmp_path / "data"), "--init", str(init), "--batch", "2", "--head-repeats", "1",
+              "--steps", "2", "--log-every", "1", "--eval-every", "2", "--device", "cpu", "--threads", "1",
+              "--warmup", "1"]
+    assert cli.main(parser.parse_args(["stage1", "--out", str(tmp_path / "run"), "--window", "8", *common])) == 0
+    assert load_checkpoint(tmp_path / "run" / "model.safetensors").config.head_kind == "locdit"
+    assert "mse_cond_s80" in (tmp_path / "run" / "eval.jsonl").read_text()
+    with pytest.raises(ConfigError, match="multiple of the LocDiT patch \\(4 latents\\), found 6"):
+        cli.main(parser.parse_args(["stage1", "--out", str(tmp_path / "r2"), "--window", "6", *common]))
