@@ -26,7 +26,7 @@ import time
 import numpy as np
 import torch
 
-from livefoley.protocol import Projection, SessionParams, create_session
+from livefoley.protocol import SessionParams, create_session
 from livefoley.sidecar.runtime.config import RuntimeConfig
 from livefoley.sidecar.runtime.panorama import CubemapConverter
 from livefoley.sidecar.runtime.service import Sidecar

@@ -220,8 +220,8 @@ class StreamingGenerator:
                               f"guidance=False, no null rows), found {guidance_scale}")
         if text_guidance_scale is not None:
             if not self.text_dim:
-                raise ConfigError(f"text_guidance_scale: expected a model with text (config "
-                                  f"text_dim > 0), found text_dim 0")
+                raise ConfigError("text_guidance_scale: expected a model with text (config "
+                                  "text_dim > 0), found text_dim 0")
             if not self.guidance and float(text_guidance_scale) != 1.0:
                 raise ConfigError(f"text_guidance_scale: expected 1.0 (generator built with "
                                   f"guidance=False), found {text_guidance_scale}")

@@ -5,7 +5,6 @@ a few seconds to import torch, load and warm up on 2 cores).
 """
 
 import json
-import os
 import signal
 import time
 

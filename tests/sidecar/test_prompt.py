@@ -189,19 +189,11 @@ def test_encoder_or_generator_failures_refuse_with_expected_and_found():
 # --- the real generator, in this process ---------------------------------------------------
 
 @pytest.fixture
-def fifo_session(session_name):
-    made = []
-
+def fifo_session(make_session):
     def make(suffix, channels=4):
-        s = create_session(session_name + suffix, SessionParams(channels=channels, frame_mode="fifo", frame_slots=8,
-                                                                max_frame_bytes=64 * 32 * 3, ring_capacity_frames=16384))
-        s.beat("host")
-        made.append(s)
-        return s
+        return make_session(suffix, channels=channels, frame_mode="fifo", frame_slots=8, max_frame_bytes=64 * 32 * 3)
 
-    yield make
-    for s in made:
-        s.close()
+    return make
 
 
 class HashEncoder:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from livefoley.engine_bindings.host import InProcessPipeline
-from livefoley.protocol import SessionParams, create_session
 from livefoley.protocol.control import validate_telemetry
 from livefoley.protocol.errors import ConfigError, SessionError
 from livefoley.sidecar.runtime.config import RuntimeConfig
@@ -18,20 +17,6 @@ from livefoley.sidecar.runtime.service import Sidecar
 HOP = 1600
 
 
-@pytest.fixture
-def make_session(session_name):
-    made = []
-
-    def make(suffix="", **kw):
-        params = SessionParams(max_frame_bytes=40 * 32 * 4, ring_capacity_frames=16384, **kw)
-        s = create_session(session_name + suffix, params)
-        s.beat("host")
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
 
 
 def frame(value):

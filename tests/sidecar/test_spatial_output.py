@@ -12,7 +12,6 @@ from livefoley.models import TINY, build_model, save_checkpoint
 from livefoley.models.spatial.binaural import BinauralConfig
 from livefoley.models.spatial.output import SpatialOutput
 from livefoley.models.spatial.rotation import HeadTracker
-from livefoley.protocol import SessionParams, create_session
 from livefoley.protocol.errors import ConfigError
 from livefoley.sidecar.runtime.config import RuntimeConfig
 from livefoley.sidecar.runtime.layout import SessionOutput, allowed_layouts, check_layout
@@ -30,20 +29,6 @@ def foa_model(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture
-def make_session(session_name):
-    made = []
-
-    def make(suffix="", **kw):
-        params = SessionParams(max_frame_bytes=40 * 32 * 3, ring_capacity_frames=16384, **kw)
-        s = create_session(session_name + suffix, params)
-        s.beat("host")
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
 
 
 def frames(n):

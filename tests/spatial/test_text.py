@@ -1,6 +1,5 @@
 """Text conditioning: embedding sanity, conditioner, guidance, click-free prompt change."""
 
-import math
 
 import numpy as np
 import pytest
