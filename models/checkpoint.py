@@ -27,7 +27,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from livefoley.models.config import PRESET_NAMES, ModelConfig, get_preset
-from livefoley.models.generator import check_device
+from livefoley.models.stagetime import check_device
 from livefoley.models.v2a import V2AModel, build_model
 from livefoley.protocol.errors import CheckpointError, LiveFoleyError
 

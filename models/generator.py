@@ -26,11 +26,11 @@ built with `guidance=False` has no null rows (half the transformer rows) and sca
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import torch
 
+from livefoley.models.prompting import prompt_batch, text_vision_step
 from livefoley.models.sampling import (
     MAX_CONSISTENCY_NFE,
     apply_cfg,
@@ -39,52 +39,15 @@ from livefoley.models.sampling import (
     heun_sample,
     karras_sigmas,
 )
+from livefoley.models.stagetime import STAGES, check_device
+from livefoley.models.stagetime import ZERO_WATCH as _ZERO_WATCH
+from livefoley.models.stagetime import Stopwatch as _Stopwatch
 from livefoley.models.v2a import V2AModel
-from livefoley.protocol.errors import ConfigError, DeviceError, ProtocolError
+from livefoley.protocol.errors import ConfigError, ProtocolError
 
 log = logging.getLogger(__name__)
 
 SAMPLERS = ("consistency", "heun")
-
-
-def check_device(device: str | torch.device) -> torch.device:
-    """`device` as a torch.device, refusing CUDA where none is present.
-
-    Raises:
-        DeviceError: a CUDA device was asked for and CUDA is absent or has fewer devices.
-    """
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = dev.index or 0
-        if index >= n:
-            raise DeviceError(f"device {dev}: expected a CUDA device with index {index}, "
-                              f"found {n} CUDA device(s)")
-    return dev
-STAGES = ("transformer_audio", "vision", "transformer", "head", "vae")
-
-
-class _Stopwatch:
-    """Wall (perf_counter) and process CPU time of consecutive stages, in ms."""
-
-    def __init__(self, sync) -> None:
-        self.sync = sync
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-        self._w, self._c = time.perf_counter(), time.process_time()
-
-    def lap(self, name: str) -> None:
-        self.sync()
-        w, c = time.perf_counter(), time.process_time()
-        self.wall[name], self.cpu[name] = (w - self._w) * 1e3, (c - self._c) * 1e3
-        self._w, self._c = w, c
-
-
-class _ZeroWatch:
-    wall = cpu = {"transformer_audio": 0.0}
-
-
-_ZERO_WATCH = _ZeroWatch()
 
 
 class StreamingGenerator:
@@ -155,17 +118,7 @@ class StreamingGenerator:
             raise ConfigError("set_prompt: expected a model with text conditioning (config "
                               "text_dim > 0), found text_dim 0")
         if embedding is not None:
-            B, Dt = self.batch_size, self.text_dim
-            ok = (isinstance(embedding, torch.Tensor) and embedding.is_floating_point()
-                  and (tuple(embedding.shape) == (Dt,) or tuple(embedding.shape) == (B, Dt)))
-            if not ok:
-                found = (f"{type(embedding).__name__} {getattr(embedding, 'dtype', '')} "
-                         f"{tuple(getattr(embedding, 'shape', ()))}")
-                raise ConfigError(f"set_prompt: expected a float tensor of shape ({Dt},) or "
-                                  f"({B}, {Dt}), found {found}")
-            if not bool(torch.isfinite(embedding).all()):
-                raise ConfigError("set_prompt: expected finite values, found NaN or inf")
-            embedding = embedding.detach().to(self.device, torch.float32).expand(B, Dt).clone()
+            embedding = prompt_batch(embedding, self.batch_size, self.text_dim, self.device)
         self._prompt = embedding
         token = self._prompt_token()
         if self.steps_done == 0:
@@ -417,19 +370,10 @@ class StreamingGenerator:
 
     def _text_vision_step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Vision-position step of a text model: cond / null / video rows, guided -> (B, D)."""
-        from livefoley.models.spatial.text import combine_guidance
-
-        B = self.batch_size
         text = self._ramp.step()  # (B, D): ramps towards the last prompt set
         self.last_text_token = text
-        if not self.guidance:
-            return self.model.step_vision(tokens, self.cache, text)
-        null_v = self.model.null_token.to(tokens.dtype).expand(B, -1)  # (B, Dv)
-        null_t = self.model.text.null_token.to(text.dtype).expand(B, -1)  # (B, D)
-        h = self.model.step_vision(torch.cat([tokens, null_v, tokens]), self.cache,
-                                   torch.cat([text, null_t, null_t]))  # (3B, D)
-        return combine_guidance(h[B:2 * B], h[2 * B:], h[:B], video_scale=self.guidance_scale,
-                                text_scale=self.text_guidance_scale)
+        return text_vision_step(self.model, self.cache, tokens, text, guidance=self.guidance,
+                                video_scale=self.guidance_scale, text_scale=self.text_guidance_scale)
 
     def _as_frames(self, frames, ndim: int) -> torch.Tensor:
         if isinstance(frames, np.ndarray):
