@@ -25,6 +25,9 @@ from livefoley.protocol.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+DECODER_OUTPUTS: tuple[str, ...] = ("direct", "foa_gain")
+
+
 @dataclasses.dataclass(frozen=True)
 class VAEConfig:
     """Causal oobleck-style audio VAE (Stable Audio; SoundReactor causal VAE sizes in `SR`)."""
@@ -38,6 +41,11 @@ class VAEConfig:
     res_dilations: tuple[int, ...] = (1, 3, 9)  # residual units per block (kernel 7 each)
     res_kernel: int = 7  # kernel of the dilated conv in a residual unit
     in_out_kernel: int = 7  # kernel of the first and last convs
+    # "direct": the last conv emits every channel. "foa_gain" (4 channels only): it emits a
+    # source s and three direction gains, and the output is [s, G tanh(g_y) s, G tanh(g_z) s,
+    # G tanh(g_x) s] in AmbiX order (G = 1.25): every dipole is the W waveform times a gain, so
+    # the sign of a dipole relative to W (the direction) cannot be lost to phase (vae.py).
+    decoder_output: str = "direct"
 
     def __post_init__(self) -> None:
         if len(self.channel_mults) != len(self.strides):
@@ -48,6 +56,12 @@ class VAEConfig:
         for name in ("sample_rate_hz", "channels", "latent_dim", "base_channels", "res_kernel"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"VAEConfig.{name}: expected >= 1, found {getattr(self, name)}")
+        if self.decoder_output not in DECODER_OUTPUTS:
+            raise ConfigError(f"VAEConfig.decoder_output: expected one of {list(DECODER_OUTPUTS)}, "
+                              f"found {self.decoder_output!r}")
+        if self.decoder_output == "foa_gain" and self.channels != 4:
+            raise ConfigError(f"VAEConfig: decoder_output 'foa_gain' needs 4 channels (AmbiX FOA), "
+                              f"found {self.channels}")
         if any(s < 1 for s in self.strides) or any(m < 1 for m in self.channel_mults):
             raise ConfigError(f"VAEConfig: expected positive strides and mults, found "
                               f"{self.strides} and {self.channel_mults}")
@@ -266,7 +280,8 @@ def sr_config() -> ModelConfig:
 def spatial_tiny_config() -> ModelConfig:
     """`tiny` made spatial (issue 9): FOA out, panoramic frames in, text prompts.
 
-    - VAE: 4 channels, AmbiX (ACN W, Y, Z, X; SN3D), the tiny VAE's sizes otherwise.
+    - VAE: 4 channels, AmbiX (ACN W, Y, Z, X; SN3D), the tiny VAE's sizes otherwise, with
+      the "foa_gain" decoder output (dipoles = W times a gain: direction survives).
     - Vision: equirectangular 2:1 frames resized to 128x64 (no crop: every direction is
       seen), circular padding along x so the seam at +-180 deg is no edge (`wrap_horizontal`).
       Grid 4x8 -> 2x4 aggregator cells.
@@ -277,7 +292,7 @@ def spatial_tiny_config() -> ModelConfig:
         base,
         vision=dataclasses.replace(base.vision, input_size_px=64, input_width_px=128,
                                    aspect_mode="stretch", wrap_horizontal=True),
-        vae=dataclasses.replace(base.vae, channels=4),
+        vae=dataclasses.replace(base.vae, channels=4, decoder_output="foa_gain"),
         text_dim=384,
     )
 

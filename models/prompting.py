@@ -33,6 +33,22 @@ def prompt_batch(embedding, batch_size: int, text_dim: int, device: torch.device
     return embedding.detach().to(device, torch.float32).expand(B, Dt).clone()
 
 
+def check_prompt_rows(rows, batch_size: int) -> list[int]:
+    """Distinct batch rows in [0, batch_size) as a list of ints.
+
+    Raises:
+        ConfigError: not a sequence of ints, empty, out of range or repeated; names the rows.
+    """
+    try:
+        idx = [int(r) for r in rows]
+        exact = all(int(r) == r for r in rows)
+    except (TypeError, ValueError):
+        raise ConfigError(f"set_prompt: expected rows as a sequence of ints, found {rows!r}") from None
+    if not exact or not idx or len(set(idx)) != len(idx) or not all(0 <= r < batch_size for r in idx):
+        raise ConfigError(f"set_prompt: expected distinct rows in [0, {batch_size}), found {list(rows)}")
+    return idx
+
+
 def text_vision_step(model, cache, tokens: torch.Tensor, text: torch.Tensor, *, guidance: bool,
                      video_scale: float, text_scale: float) -> torch.Tensor:
     """One vision-position step with text condition `text` (B, D) -> guided output (B, D).

@@ -115,6 +115,24 @@ class DecoderBlock(nn.Module):
         return x
 
 
+class FoaGain(nn.Module):
+    """(B, 4, L) [s, g_y, g_z, g_x] -> AmbiX (B, 4, L) [s, G tanh(g_y) s, G tanh(g_z) s, G tanh(g_x) s].
+
+    Why: a generic 4-channel decoder trained on magnitude spectra loses the sign of each
+    dipole relative to W, i.e. the direction (measured: the FOA round trip of a VAE without
+    it put every source near one fixed direction). Here every dipole is the W waveform times
+    a bounded gain, so a direction is three numbers per sample that the cardioid loss sees
+    directly. Per sample, so streaming needs no state. The bound is 1.25, not 1: a source on
+    an axis needs a gain of exactly 1, which tanh alone reaches only at infinity.
+    """
+
+    GAIN_MAX = 1.25
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x[:, :1]
+        return torch.cat([s, self.GAIN_MAX * torch.tanh(x[:, 1:]) * s], dim=1)
+
+
 class Encoder(StreamingNet):
     """PCM (B, channels, L) -> (B, 2*latent_dim, L / hop): mean and pre-softplus scale."""
 
@@ -150,6 +168,8 @@ class Decoder(StreamingNet):
                                        cfg.res_dilations, cfg.res_kernel))
         layers += [SnakeBeta(widths[0]),
                    CausalConv1d(widths[0], cfg.channels, cfg.in_out_kernel, bias=False)]
+        if cfg.decoder_output == "foa_gain":
+            layers.append(FoaGain())
         self.layers = nn.ModuleList(layers)
         self.index_streaming_layers()
 

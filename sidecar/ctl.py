@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the sidecar to appear")
     parser.add_argument("--curve-keys-dir", help="directory with client.key_secret (CURVE sessions)")
     parser.add_argument("--count", type=int, default=0, help="watch: stop after N telemetry messages (0: forever)")
+    parser.add_argument("--to", metavar="SESSION", default=None,
+                        help="prompt: only this session of a sidecar that serves several (default: every session)")
     keys = ", ".join(f"{a.name} ({a.describe()})" for a in CONFIGURE_ARGS)
     parser.add_argument("ctl_command", metavar="COMMAND", choices=COMMANDS, help=" | ".join(COMMANDS))
     parser.add_argument("params", nargs="*", metavar="ARG", help=f"configure KEY=VALUE: {keys}; prompt TEXT; keygen DIR")
@@ -130,7 +132,8 @@ def _print_human(command: str, result: dict) -> None:
         print(f"  ops     {', '.join(result.get('ops', []))}")
         return
     if command == "prompt" and "state" in result:
-        print(f"prompt {result.get('prompt', '')!r}: {result['state']} ({result.get('reason', '')})")
+        target = "every session" if result.get("session") is None else f"session {result['session']}"
+        print(f"prompt {result.get('prompt', '')!r} for {target}: {result['state']} ({result.get('reason', '')})")
         return
     width = max((len(k) for k, _ in _flatten(result)), default=0)
     for k, v in _flatten(result):
@@ -182,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
                     settled = _settle_prompt(client, {"state": "pending"}, args.timeout)
                     result.update(prompt_state=settled["state"], prompt_reason=settled["reason"])
             elif cmd == "prompt":
-                result = _settle_prompt(client, client.prompt(params[0]), args.timeout)
+                result = _settle_prompt(client, client.prompt(params[0], args.to), args.timeout)
             else:
                 assert cmd in OPS, cmd
                 result = client.call(cmd, {"client_name": "livefoley-ctl"} if cmd == "hello" else {})
@@ -214,6 +217,11 @@ def _settle_prompt(client, reply: dict, timeout_s: float) -> dict:
     while time.monotonic() - start < timeout_s:
         time.sleep(0.05)
         state = client.stats().get("prompt", {})
+        if "request_id" in reply and state.get("request_id") != reply["request_id"]:
+            # Someone asked for a newer prompt meanwhile: report ours from the per-session view.
+            mine = [v for v in state.get("sessions", {}).values() if v.get("request_id") == reply["request_id"]]
+            state = {"state": mine[0]["state"] if mine else "superseded",
+                     "reason": "settled while a newer prompt request arrived"}
         if state.get("state") != "pending":
             break
     return {**reply, **state, "waited_ms": round((time.monotonic() - start) * 1e3, 1)}

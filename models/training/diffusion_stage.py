@@ -134,7 +134,7 @@ class DiffusionObjective(nn.Module):
         head = self.model.head
         noise, sigma = batch["noise"], batch["sigma"]  # (M, L), (M,)
         if self.model.config.head_kind == "locdit":
-            return self._patch_loss(z, latents, noise, sigma)
+            return self._patch_loss(z, latents, noise, sigma, step)
         if self.stage == "stage1":
             denoised = head(x + sigma[:, None] * noise, sigma, z)
             loss = edm2_loss(denoised, x, sigma, head.logvar(sigma), head.sigma_data)
@@ -151,12 +151,14 @@ class DiffusionObjective(nn.Module):
         loss = ect_loss(denoise, x, sigma, r, noise, huber_c=self.cfg.huber_c)
         return {"loss": loss, "ect_stage": torch.tensor(float(stage))}
 
+    def _patch_loss(self, z, latents, noise, sigma, step):
+        """A LocDiT head: one sigma per patch (the patch's first draw), teacher-forced context.
 
-    def _patch_loss(self, z, latents, noise, sigma):
-        """Stage 1 of a LocDiT head: EDM-weighted loss, one sigma per patch (no u(sigma))."""
-        if self.stage != "stage1":
-            raise ConfigError(f"{self.stage}: expected head_kind 'mlp' (ECT of the LocDiT head "
-                              f"is not implemented), found 'locdit'")
+        Stage 1: EDM-weighted loss (no u(sigma)). Stage 2: ECT with each patch of k latents
+        as one row of k*L numbers, r(t) per patch, shared noise, the target under no_grad
+        with the same (detached) patch conditions and the same clean context; D(x, 0) = x
+        holds for the LocDiT as for the MLP head (same preconditioning), so ECT applies as is.
+        """
         B, T, L = latents.shape
         m, k = self.cfg.head_repeats, self.model.config.patch_latents
         P = T // k
@@ -164,10 +166,25 @@ class DiffusionObjective(nn.Module):
         x = latents.reshape(B, P, k, L).repeat(m, 1, 1, 1)  # (mB, P, k, L)
         n = noise.view(m * B, P, k, L)
         s = sigma.view(m * B, P, k)[..., 0]  # (mB, P): the patch's first draw
-        denoised = self.model.head.forward_sequence(x + s[..., None, None] * n, s, zc, x)
+        head = self.model.head
+        if self.stage == "stage2":
+            stage = self.ect_stage(step)
+            t = s.reshape(-1)  # (mB P,)
+            r = ect_r(t, stage, q=self.cfg.ect_q, k=self.cfg.ect_k, b=self.cfg.ect_b)
+            target_cond = zc.detach()
+
+            def denoise(xn: torch.Tensor, sg: torch.Tensor, with_grad: bool) -> torch.Tensor:
+                out = head.forward_sequence(xn.view_as(x), sg.view_as(s),
+                                            zc if with_grad else target_cond, x)
+                return out.reshape(-1, k * L)
+
+            loss = ect_loss(denoise, x.reshape(-1, k * L), t, r, n.reshape(-1, k * L),
+                            huber_c=self.cfg.huber_c)
+            return {"loss": loss, "ect_stage": torch.tensor(float(stage))}
+        denoised = head.forward_sequence(x + s[..., None, None] * n, s, zc, x)
         rows = s.repeat_interleave(k, dim=1).reshape(-1)  # (mB P k,)
         loss = edm2_loss(denoised.reshape(-1, L), x.reshape(-1, L), rows,
-                         torch.zeros_like(rows)[:, None], self.model.head.config.sigma_data)
+                         torch.zeros_like(rows)[:, None], head.config.sigma_data)
         mse = (denoised - x).square().mean()
         return {"loss": loss, "mse": mse.detach()}
 
@@ -230,10 +247,7 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
     model.vae.requires_grad_(False)
     if model.config.vision.freeze_backbone:
         model.vision.backbone.requires_grad_(False)
-    if stage == "stage2" and model.config.head_kind == "locdit":
-        raise ConfigError("stage2: expected head_kind 'mlp' (ECT of the LocDiT head is not "
-                          "implemented), found 'locdit'")
-    if stage == "stage2":  # u(sigma) is a stage-1 loss weight only
+    if stage == "stage2" and hasattr(model.head, "logvar_linear"):  # u(sigma): stage 1 only
         model.head.logvar_linear.requires_grad_(False)
     hop = model.config.hop_samples
     cache_dir = run.root / "cache"

@@ -114,7 +114,7 @@ def reconstruction_report(model: V2AModel, clips: list[np.ndarray]) -> dict[str,
 
     sr = model.config.sample_rate_hz
     p = next(model.vae.parameters())
-    rec_mr, rec_mel, sil_mr, sil_mel = [], [], [], []
+    rec_mr, rec_mel, sil_mr, sil_mel, errors = [], [], [], [], []
     for a in clips:
         x = torch.from_numpy(np.ascontiguousarray(a.T))[None].to(p)  # (1, C, N)
         mean, _ = model.vae.encode(x)
@@ -123,8 +123,29 @@ def reconstruction_report(model: V2AModel, clips: list[np.ndarray]) -> dict[str,
         rec_mel.append(log_mel_l1(rec, a, sr))
         sil_mr.append(mr_stft_distance(np.zeros_like(a), a))
         sil_mel.append(log_mel_l1(np.zeros_like(a), a, sr))
-    return {"heldout_mrstft": float(np.mean(rec_mr)), "heldout_logmel_l1": float(np.mean(rec_mel)),
-            "silence_mrstft": float(np.mean(sil_mr)), "silence_logmel_l1": float(np.mean(sil_mel))}
+        if a.shape[1] == 4:
+            errors.append(doa_round_trip_errors(rec, a, sr))
+    out = {"heldout_mrstft": float(np.mean(rec_mr)), "heldout_logmel_l1": float(np.mean(rec_mel)),
+           "silence_mrstft": float(np.mean(sil_mr)), "silence_logmel_l1": float(np.mean(sil_mel))}
+    if errors and (err := np.concatenate(errors)).size:
+        out["heldout_doa_median_deg"] = float(np.median(err))
+        out["heldout_doa_within20"] = float(np.mean(err <= 20.0))
+    return out
+
+
+def doa_round_trip_errors(rec: np.ndarray, ref: np.ndarray, sr: int) -> np.ndarray:
+    """Great-circle errors (deg) of the reconstruction's DoA on the reference's valid segments.
+
+    Both are AmbiX (N, 4). The FOA VAE's direction check: per-channel spectra can be right
+    while every source sits in one direction, so the report measures direction itself.
+    """
+    from livefoley.models.spatial.doa import DoaConfig, analyse_doa, great_circle_deg
+
+    cfg = DoaConfig(sample_rate_hz=sr)
+    want, got = analyse_doa(ref.T, cfg), analyse_doa(rec.T, cfg)
+    ok = want.valid
+    return great_circle_deg(got.azimuth_rad[ok], got.elevation_rad[ok],
+                            want.azimuth_rad[ok], want.elevation_rad[ok])
 
 
 def train_vae(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,

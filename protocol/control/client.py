@@ -282,8 +282,9 @@ class ControlClient:
     def stats(self) -> dict:
         return self.call("stats")
 
-    def prompt(self, text: str) -> dict:
-        return self.call("prompt", {"text": text})
+    def prompt(self, text: str, session: str | None = None) -> dict:
+        """Set the prompt of every session of the sidecar, or of `session` alone."""
+        return self.call("prompt", {"text": text} if session is None else {"text": text, "session": session})
 
     def shutdown(self) -> dict:
         return self.call("shutdown")

@@ -26,6 +26,7 @@ PROTOCOL_VERSION: tuple[int, int] = (1, 0)  # (major, minor)
 MAX_MESSAGE_BYTES = 64 * 1024  # signature + header + body of one request; larger -> error reply
 MAX_FRAME_BYTES = 1024 * 1024  # zmq MAXMSGSIZE: a peer sending a larger frame is disconnected
 MAX_ID_CHARS = 64  # request id and client id
+MAX_SESSION_CHARS = 255  # a session name (a POSIX shm name is at most 255 bytes)
 MAX_PROMPT_CHARS = 1024
 MAX_MODEL_CHARS = 256
 
@@ -104,7 +105,10 @@ OPS: dict[str, OpSpec] = {
         OpSpec("reset", (), "drop model state (KV cache, streaming decoder)"),
         OpSpec("stats", (), "counters and latencies"),
         OpSpec("ping", (), "liveness; answers at once"),
-        OpSpec("prompt", (ArgSpec("text", "str", required=True, max_chars=MAX_PROMPT_CHARS),), "set the text prompt"),
+        OpSpec("prompt", (ArgSpec("text", "str", required=True, max_chars=MAX_PROMPT_CHARS),
+                          ArgSpec("session", "str", max_chars=MAX_SESSION_CHARS,
+                                  doc="one session of the sidecar; absent: every session")),
+               "set the text prompt"),
         OpSpec("shutdown", (), "stop serving and exit"),
     )
 }
@@ -205,6 +209,7 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_ID_CHARS",
     "MAX_PROMPT_CHARS",
+    "MAX_SESSION_CHARS",
     "HEARTBEAT_INTERVAL_S",
     "HEARTBEAT_LIVENESS",
     "CHANNEL_LAYOUTS",

@@ -205,6 +205,8 @@ class Dispatcher:
             result = self._checked(op, self.handler.configure(args)) if args else {}
             return {**result, "telemetry_rate_hz": rate} if rate is not None else result
         if op == "prompt":
+            if "session" in args:
+                return self._checked(op, self.handler.prompt(args["text"], args["session"]))
             return self._checked(op, self.handler.prompt(args["text"]))
         if op == "stats":
             return {**self._checked(op, self.handler.stats()), "control": self.control_stats()}

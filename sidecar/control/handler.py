@@ -60,9 +60,11 @@ class ControlHandler(Protocol):
         """Counters and latency summaries (same names as the telemetry schema where they overlap)."""
         ...
 
-    def prompt(self, text: str) -> dict:
-        """Set the text prompt (at most schema.MAX_PROMPT_CHARS characters; "" clears it). The
-        sidecar replies {"prompt", "applied", "state": applied|pending|refused, "reason"}."""
+    def prompt(self, text: str, session: str | None = None) -> dict:
+        """Set the text prompt (at most schema.MAX_PROMPT_CHARS characters; "" clears it) of
+        every session, or of `session` alone (an unknown name: ConfigError). The sidecar
+        replies {"prompt", "session", "applied", "state": applied|pending|refused|superseded,
+        "reason", "request_id"}."""
         ...
 
     def shutdown(self) -> dict:

@@ -93,10 +93,11 @@ class InMemoryHandler:
             self.steps = 0
             return {"state": self.state, "steps": self.steps}
 
-    def prompt(self, text: str) -> dict:
+    def prompt(self, text: str, session: str | None = None) -> dict:
         with self._lock:
-            self.config["prompt"] = text
-            return {"prompt": text}
+            if session is None:
+                self.config["prompt"] = text
+            return {"prompt": text, "session": session}
 
     def stats(self) -> dict:
         with self._lock:

@@ -109,9 +109,10 @@ class ControlOps:
             s.output.reset()
         return {"state": "running" if self.running else "idle", "reset": True}
 
-    def prompt(self, text: str) -> dict:
-        """Reply {"prompt", "applied", "state": applied|pending|refused, "reason"} (prompt.py)."""
-        return self.prompts.request(text)
+    def prompt(self, text: str, session: str | None = None) -> dict:
+        """Reply {"prompt", "session", "applied", "state": applied|pending|refused|superseded,
+        "reason", "request_id"} (prompt.py); `session` None: every session of this sidecar."""
+        return self.prompts.request(text, session)
 
     def shutdown(self) -> dict:
         self.request_stop("shutdown requested over control")

@@ -119,7 +119,7 @@ class Sidecar(ControlOps, ReportingOps):
         self.gpu = self._make_gpu_importer(device)
         self.cubemap = CubemapConverter(device)
         self.prompts = PromptController(self.model.generator, device=device, model_name=self.choice.spec,
-                                        encoder_factory=text_encoder_factory)
+                                        encoder_factory=text_encoder_factory, sessions=session_names)
         self.sessions = [self._attach(name, attach_timeout_s) for name in session_names]
         self._build_schedulers()
         self._build_governor()

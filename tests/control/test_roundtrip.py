@@ -33,7 +33,8 @@ def test_every_operation_round_trips_against_a_server_process(spawn_server):
         config = c.configure(**settings)
         assert {k: config[k] for k in settings} == {**settings, "target_latency_ms": 80.0}
         assert c.hello()["audio"] == {"sample_rate_hz": 48000, "channels": 4, "channel_layout": "foa", "block_frames": 1600}
-        assert c.prompt("glass breaking") == {"prompt": "glass breaking"}
+        assert c.prompt("glass breaking") == {"prompt": "glass breaking", "session": None}
+        assert c.prompt("rain", session="rt") == {"prompt": "rain", "session": "rt"}  # optional target
         assert c.start() == {"state": "running"}
         first = c.stats()["steps"]
         time.sleep(0.2)

@@ -6,6 +6,7 @@ is heard at the next block, ramps in, and leaves no discontinuity at the block b
 """
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -116,6 +117,36 @@ def test_streaming_equals_offline_with_a_prompt(text_model):
     # the prompt matters: the same frames without it give other latents
     gen.set_prompt(None)
     assert (gen.generate_latents(frames) - latents).abs().max().item() > 1e-3
+
+
+def test_a_prompt_for_some_rows_leaves_the_other_sessions_as_they_were(text_model):
+    frames = random_frames(2, 9, seed=6)
+    a, b, change = _emb(1), _emb(2), 4
+    gen = StreamingGenerator(text_model, batch_size=2, seed=0, prompt_ramp_steps=2)
+    base, _, _ = _stream(gen, frames, {0: a})  # both sessions: prompt a all along
+    gen.reset()
+    out = []
+    for t in range(9):
+        if t == change:
+            gen.set_prompt(b, rows=[1])  # session 1 only
+        out.append(gen.step(frames[:, t]))
+    out = torch.cat(out, 1)
+    hop = text_model.config.hop_samples
+    assert torch.equal(out[0], base[0])  # session 0 never hears it
+    assert torch.equal(out[1, :change * hop], base[1, :change * hop])
+    assert (out[1, change * hop:] - base[1, change * hop:]).abs().max().item() > 1e-4
+    with torch.no_grad():
+        want = torch.cat([text_model.text_token(a[None]), text_model.text_token(b[None])])
+    assert (gen.last_text_token - want).abs().max().item() < 1e-6
+    gen.set_prompt(None, rows=[0])  # clear session 0: null token there, b stays on row 1
+    with torch.no_grad():
+        null = text_model.text_token(None)
+    assert (gen._prompt_token() - torch.cat([null, want[1:]])).abs().max().item() < 1e-6
+    for rows, found in (([2], "[2]"), ([1, 1], "[1, 1]"), ([], "[]"), ([0.5], "[0.5]")):
+        with pytest.raises(ConfigError, match=r"expected distinct rows in \[0, 2\), found " + re.escape(found)):
+            gen.set_prompt(a, rows=rows)
+    with pytest.raises(ConfigError, match=rf"\({TEXT_DIM},\) or \(1, {TEXT_DIM}\), found .*\(2, {TEXT_DIM}\)"):
+        gen.set_prompt(_emb(3, batch=2), rows=[1])
 
 
 def test_prompt_change_is_heard_at_the_next_block_and_ramps_in(text_model):

@@ -1,6 +1,7 @@
 """Causal audio VAE: streaming decoder/encoder equal the offline passes, causality, shapes,
 the analytic parameter count, and a 4-channel (FOA) configuration."""
 
+import dataclasses
 import math
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from livefoley.models import AudioVAE, VAEConfig
 from livefoley.models.vae import count_decoder_params
+from livefoley.protocol.errors import ConfigError
 
 # Overlap-add of the transposed convs sums in a different order than the offline kernel.
 TOL = 1e-5
@@ -105,6 +107,43 @@ def test_four_channel_foa_config_decodes_four_channels():
     vae = _vae(cfg)
     assert vae.decode(torch.randn(1, 8, 3)).shape == (1, 4, 60)
     assert vae.encode(torch.randn(1, 4, 60))[0].shape == (1, 8, 3)
+
+
+FOA_GAIN = VAEConfig(sample_rate_hz=600, channels=4, latent_dim=8, base_channels=4,
+                     channel_mults=(1, 2), strides=(4, 5), res_dilations=(1,),
+                     decoder_output="foa_gain")
+
+
+@torch.no_grad()
+def test_foa_gain_decoder_makes_every_dipole_a_bounded_multiple_of_w():
+    vae = _vae(FOA_GAIN)
+    out = vae.decode(torch.randn(2, 8, 6))  # (2, 4, 120)
+    w, dipoles = out[:, :1], out[:, 1:]
+    assert w.abs().max().item() > 1e-3
+    ratio = dipoles / w.where(w.abs() > 1e-6, torch.ones_like(w))
+    live = (w.abs() > 1e-6).expand_as(dipoles)
+    assert ratio[live].abs().max().item() <= 1.25 + 1e-5  # gain bound of vae.FoaGain
+    assert ratio[live].abs().max().item() > 1e-3  # the dipoles are not silent
+
+
+@torch.no_grad()
+def test_foa_gain_decoder_streams_like_offline():
+    vae = _vae(FOA_GAIN)
+    z = torch.randn(2, 8, 7)
+    offline = vae.decode(z)
+    state = vae.decoder.init_state(2)
+    streamed = torch.cat([vae.decode_step(z[:, :, t:t + 1], state) for t in range(7)], dim=2)
+    assert (offline - streamed).abs().max().item() < TOL
+
+
+def test_foa_gain_needs_four_channels_and_a_known_output():
+    with pytest.raises(ConfigError, match="needs 4 channels .* found 2"):
+        VAEConfig(channels=2, decoder_output="foa_gain")
+    with pytest.raises(ConfigError, match=r"decoder_output: expected one of \['direct', 'foa_gain'\], found 'fuma'"):
+        VAEConfig(channels=4, decoder_output="fuma")
+    with torch.device("meta"):
+        vae = AudioVAE(dataclasses.replace(FOA_GAIN, base_channels=8))
+    assert sum(p.numel() for p in vae.decoder.parameters()) == count_decoder_params(vae.cfg)
 
 
 @torch.no_grad()

@@ -3,6 +3,7 @@ a recording generator, then the real path in this process (a spatial_tiny model:
 changes the audio from the step it was applied at, not before), then through a real
 `livefoley serve` subprocess and `livefoley ctl prompt` with the real MiniLM encoder."""
 
+import json
 import os
 import subprocess
 import sys
@@ -31,12 +32,14 @@ class RecordingGenerator:
 
     def __init__(self):
         self.received = []
+        self.rows = []
         self.refuse = False
 
-    def set_prompt(self, embedding):
+    def set_prompt(self, embedding, rows=None):
         if self.refuse:
             raise ConfigError("set_prompt: expected a calm day, found a refusal")
         self.received.append(None if embedding is None else embedding.clone())
+        self.rows.append(rows)
 
 
 class ClosedFormEncoder:
@@ -65,8 +68,9 @@ def test_prompt_is_embedded_off_the_loop_then_applied_between_steps():
     pc = PromptController(gen, encoder_factory=lambda: enc)
     try:
         reply = pc.request("rain")
-        assert reply == {"prompt": "rain", "applied": False, "state": "pending",
-                         "reason": "embedding off the loop; applied at the next step boundary when ready"}
+        assert reply == {"prompt": "rain", "session": None, "applied": False, "state": "pending",
+                         "reason": "embedding off the loop; applied at the next step boundary when ready",
+                         "request_id": 1}
         pc.on_step()
         pc.poll()  # the encoder is held at the gate: nothing to apply, the loop goes on
         assert pc.status == "pending" and gen.received == []
@@ -186,6 +190,40 @@ def test_encoder_or_generator_failures_refuse_with_expected_and_found():
         pc.close()
 
 
+def test_a_prompt_for_one_session_reaches_its_row_alone_and_outlives_older_requests():
+    gate = threading.Event()
+    gen, enc = RecordingGenerator(), ClosedFormEncoder(gate)
+    pc = PromptController(gen, encoder_factory=lambda: enc, sessions=["p1", "p2", "p3"])
+    try:
+        with pytest.raises(ConfigError, match=r"expected a session of this sidecar \(p1, p2, p3\), found 'p9'"):
+            pc.request("rain", "p9")
+        pc.request("wind")  # every session; the worker takes it and waits at the gate
+        time.sleep(0.05)
+        assert pc.request("hail", "p2")["session"] == "p2"  # queued behind it
+        gate.set()
+        assert wait_for(lambda: (pc.poll(), len(gen.received) == 2)[1], 10), pc.state()
+        # "wind" (4) reaches p1 and p3 only: p2 has a newer request; then "hail" (4) reaches p2.
+        assert gen.rows == [[0, 2], [1]]
+        sessions = pc.state()["sessions"]
+        assert {n: v["prompt"] for n, v in sessions.items()} == {"p1": "wind", "p2": "hail", "p3": "wind"}
+        assert all(v["state"] == "applied" for v in sessions.values())
+        # A cached prompt for one session applies at once, to that row only.
+        assert pc.request("wind", "p3")["state"] == "applied" and gen.rows[-1] == [2]
+        # A newer request for every session supersedes a queued one for one session.
+        gate.clear()
+        pc.request("snow", "p1")
+        time.sleep(0.05)  # in flight at the gate
+        pc.request("fog", "p1")  # queued
+        pc.request("sleet")  # every session: "fog" never gets embedded, "snow" finishes stale
+        gate.set()
+        settle(pc)
+        assert pc.state()["sessions"]["p1"]["prompt"] == "sleet" and gen.rows[-1] is None
+        assert "fog" not in enc.calls and pc.state()["superseded"] >= 2
+        assert [r for r in gen.received[-1:]][0][0].item() == 5.0  # "sleet"
+    finally:
+        pc.close()
+
+
 # --- the real generator, in this process ---------------------------------------------------
 
 @pytest.fixture
@@ -242,6 +280,42 @@ def test_a_prompt_changes_the_audio_from_the_step_it_was_applied_at(fifo_session
         assert click_ratio(prompted.T, boundary * HOP, 48) <= 1.05, boundary
 
 
+def run_two_sessions(a, b, names, prompt_b_before_step):
+    frames = [np.random.default_rng(k).integers(0, 255, (32, 64, 3), dtype=np.uint8) for k in range(5)]
+    sc = Sidecar(names, model="spatial_tiny", config=RuntimeConfig(lockstep=True, seed=7, warmup_steps=0),
+                 text_encoder_factory=HashEncoder)
+    try:
+        for k, f in enumerate(frames):
+            if k == prompt_b_before_step:
+                assert sc.prompt("footsteps on gravel", names[1])["session"] == names[1]
+                assert wait_for(lambda: (sc.prompts.poll(), sc.prompts.status == "applied")[1], 20), sc.prompts.state()
+            for s in (a, b):
+                assert s.frames.publish(f, frame_index=k, capture_ns=k, pixel_format="RGB8")
+            for _ in range(4):
+                sc.tick()
+        outs = []
+        for s in (a, b):
+            out = np.zeros((5 * HOP, 4), np.float32)
+            assert s.audio.read_into(out) == 5 * HOP
+            outs.append(out)
+        return outs, sc.prompts.state()
+    finally:
+        sc.request_stop("test over")
+        sc.run()
+
+
+def test_a_prompt_for_one_session_is_heard_there_and_nowhere_else(fifo_session, session_name):
+    names = [session_name + "-x", session_name + "-y"]
+    (a_plain, b_plain), _ = run_two_sessions(fifo_session("-x"), fifo_session("-y"), names, None)
+    names2 = [session_name + "-x2", session_name + "-y2"]
+    (a, b), state = run_two_sessions(fifo_session("-x2"), fifo_session("-y2"), names2, 2)
+    assert state["sessions"][names2[1]]["prompt"] == "footsteps on gravel"
+    assert state["sessions"][names2[0]]["prompt"] == ""
+    np.testing.assert_array_equal(a, a_plain)  # the other session never hears it
+    np.testing.assert_array_equal(b[:2 * HOP], b_plain[:2 * HOP])
+    assert np.abs(b[2 * HOP:] - b_plain[2 * HOP:]).max() > 0
+
+
 # --- a real `livefoley serve` and `livefoley ctl` ------------------------------------------
 
 def _ctl(name, *args, timeout_s=60.0):
@@ -249,8 +323,6 @@ def _ctl(name, *args, timeout_s=60.0):
                            "--timeout", "30", *args], capture_output=True, text=True, cwd=str(REPO),
                           timeout=timeout_s)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    import json
-
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -293,6 +365,14 @@ def test_ctl_prompt_through_a_real_serve_process(session_name, tmp_path, model):
             assert config["prompt_state"] == "applied" and config["prompt"] == "rain on a tin roof"
             assert stats["prompt"]["state"] == "applied" and stats["prompt"]["prompt"] == "rain on a tin roof"
             assert stats["prompt"]["requests"] == 2
+            one = _ctl(session_name, "prompt", "a bell rings", "--to", session_name)
+            assert one["state"] == "applied" and one["session"] == session_name, one
+            bad = subprocess.run([sys.executable, "-m", "livefoley.sidecar.cli", "ctl", "--session", session_name,
+                                  "--json", "prompt", "rain", "--to", "nobody"], capture_output=True, text=True,
+                                 cwd=str(REPO), timeout=60)
+            err = json.loads(bad.stdout.strip().splitlines()[-1])
+            assert bad.returncode == 2 and err["code"] == "config_rejected", bad.stdout + bad.stderr
+            assert f"expected a session of this sidecar ({session_name}), found 'nobody'" in err["message"]
         assert stats["steps"] > 0 and serve.poll() is None  # still serving
         _ctl(session_name, "shutdown")
         assert serve.wait(30) == 0

@@ -34,7 +34,8 @@ def test_spatial_tiny_has_the_sizes_it_claims():
     assert cfg.vision.aspect_mode == "stretch"  # a panorama is never cropped
     # everything else is the tiny model's
     assert cfg.transformer == TINY.transformer and cfg.head == TINY.head
-    assert dataclasses.replace(cfg.vae, channels=2) == TINY.vae
+    assert dataclasses.replace(cfg.vae, channels=2, decoder_output="direct") == TINY.vae
+    assert cfg.vae.decoder_output == "foa_gain"  # dipoles are W times a gain: direction survives
 
 
 def test_spatial_tiny_streams_foa_from_an_equirect_frame_with_a_prompt():

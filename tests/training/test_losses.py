@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,3 +98,16 @@ def test_cardioid_loss_sees_the_direction_that_channel_magnitudes_miss():
     assert loss(cardioid_signals(back), cardioid_signals(front)).item() > 1.0
     with pytest.raises(ConfigError, match=r"expected \(B, 4, L\) AmbiX, found \(1, 2, 10\)"):
         cardioid_signals(torch.zeros(1, 2, 10))
+
+
+def test_doa_round_trip_errors_find_a_mirrored_reconstruction():
+    from livefoley.models.spatial.foa import encode_mono
+    from livefoley.models.training.vae_stage import doa_round_trip_errors
+
+    s = np.random.default_rng(0).standard_normal(48000).astype(np.float32)
+    left = encode_mono(s, np.radians(60.0), 0.0).T  # (N, 4) AmbiX, a source front-left
+    mirrored = left * np.array([1, -1, 1, 1], np.float32)  # Y flipped: front-right
+    same = doa_round_trip_errors(left, left, 48000)
+    assert same.size == 10 and same.max() < 1.0
+    err = doa_round_trip_errors(mirrored, left, 48000)
+    assert np.allclose(err, 120.0, atol=2.0)  # +60 deg against -60 deg azimuth
