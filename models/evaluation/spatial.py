@@ -16,8 +16,9 @@ from its seed (so the per-source signals give the activity-based ground truth) a
   prompt; `ground_truth`, `omni` (W only), `random` (the mono mix at one random direction),
   `stereo_upmix` (the ground truth through the stereo path and back: the best a stereo
   model can convey), and `stereo_model_upmix` (an actual stereo checkpoint, e.g. the shipped
-  default, run on the same frames and up-mixed). The baselines built from the scene's own
-  mono mix have perfect W; they bound direction only.
+  default, run on the same frames and up-mixed). With a model, `vae_round_trip` (the
+  ground truth through the model's own VAE: the bound its latents put on direction). The
+  baselines built from the scene's own mono mix have perfect W; they bound direction only.
 - **Text adherence** (`spatial.adherence`, text models): for each sound class, the aisfx
   embedding similarity of the output to the class centroid with a prompt naming the class
   ("a door slams") minus without a prompt, on the same frames.
@@ -119,6 +120,21 @@ class _ModelRunner:
         return self.gen.generate(clip, "RGB8")[0].T.numpy()  # (C, N)
 
 
+@torch.no_grad()
+def vae_round_trip(model, foa: np.ndarray) -> np.ndarray:
+    """The ground truth (C, N) through the model's VAE (encoder mean, decoder): (C, N // hop * hop).
+
+    The most direction a generator over these latents can convey: a model cannot localise
+    better than its VAE's round trip.
+    """
+    hop = model.config.hop_samples
+    m = foa.shape[1] // hop * hop
+    x = torch.from_numpy(np.ascontiguousarray(foa[:, :m], dtype=np.float32))[None]
+    p = next(model.vae.parameters())
+    mean, _ = model.vae.encode(x.to(p))
+    return model.vae.decode(mean)[0].float().cpu().numpy()
+
+
 def _fit(audio: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros((audio.shape[0], n), np.float32)
     m = min(n, audio.shape[1])
@@ -194,6 +210,8 @@ def evaluate_spatial(data: str | Path, out: str | Path, *, model: str | None,
         if runner.gen.text_dim:
             foas = [_fit(runner(np.asarray(sh.frames), sh.meta["caption"]), n) for sh in shards]
             systems["model+caption"] = _scores(foas, scenes, sr)
+        foas = [_fit(vae_round_trip(runner.model, sc.foa), n) for sc in scenes]
+        systems["vae_round_trip"] = _scores(foas, scenes, sr)
     if stereo_model:
         st = _ModelRunner(stereo_model, config)
         if st.channels != 2:

@@ -13,7 +13,8 @@ consistency-tuned LocDiT keeps D(x, 0) = x.
 
 Interface (mirrors the MLP head's denoiser): `forward(x_noisy, sigma, cond, context) -> x0`
 with x (B, k, D); `make_denoiser(cond, context)` gives the (x, sigma) -> x0 callable the
-samplers take; `sample(cond, context, nfe, generator)` draws one patch; `forward_sequence`
+samplers take; `sample(cond, context, nfe, generator)` draws one patch with the models
+core's samplers (`models/sampling.py`: consistency NFE 1-4, EDM Heun); `forward_sequence`
 is the teacher-forced training pass over P patches (patch p sees clean patches p-2, p-1).
 
 Latency: a patch of k latents is emitted at once, so audio lags the vision by up to k - 1
@@ -33,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from livefoley.models.sampling import consistency_sample, consistency_sigmas, heun_sample, karras_sigmas
 from livefoley.protocol.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -242,23 +244,13 @@ class LocDiT(nn.Module):
         if cfg.sampler == "consistency":
             if not 1 <= nfe <= 4:
                 raise ConfigError(f"LocDiT.sample (consistency): expected nfe in 1..4, found {nfe}")
-            sig = karras_sigmas(nfe + 1, cfg.sigma_min, cfg.sigma_max, cfg.rho)[:nfe]
-            x0 = den(torch.randn(shape, generator=generator, device=dev, dtype=dt) * sig[0], sig[0])
-            for s in sig[1:]:
-                x0 = den(x0 + s * torch.randn(shape, generator=generator, device=dev, dtype=dt), s)
-            return x0
+            sig = consistency_sigmas(nfe, cfg.sigma_min, cfg.sigma_max, cfg.rho, dev).to(dt)
+            noises = torch.randn((nfe, *shape), generator=generator, device=dev, dtype=dt)
+            return consistency_sample(den, noises, sig)
         if nfe < 1:
             raise ConfigError(f"LocDiT.sample (heun): expected nfe >= 1, found {nfe}")
-        sig = karras_sigmas((nfe + 1) // 2, cfg.sigma_min, cfg.sigma_max, cfg.rho)
-        x = torch.randn(shape, generator=generator, device=dev, dtype=dt) * sig[0]
-        for i in range(sig.shape[0] - 1):
-            s, s_next = sig[i], sig[i + 1]
-            d = (x - den(x, s)) / s
-            x_next = x + (s_next - s) * d
-            if s_next > 0:  # Heun correction (Karras et al. 2022, Alg. 1)
-                x_next = x + (s_next - s) * 0.5 * (d + (x_next - den(x_next, s_next)) / s_next)
-            x = x_next
-        return x
+        sig = karras_sigmas((nfe + 1) // 2, cfg.sigma_min, cfg.sigma_max, cfg.rho, dev).to(dt)
+        return heun_sample(den, torch.randn(shape, generator=generator, device=dev, dtype=dt), sig)
 
     def forward_sequence(self, x_noisy: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor,
                          clean: torch.Tensor) -> torch.Tensor:
@@ -289,14 +281,6 @@ class LocDiT(nn.Module):
         return out.view(B, P, k, D)
 
 
-def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
-    """EDM noise levels (Karras et al. 2022, eq. 5): (steps + 1,), descending, ending at 0."""
-    i = torch.arange(steps, dtype=torch.float64)
-    inv = 1.0 / rho
-    sig = (sigma_max ** inv + i / max(steps - 1, 1) * (sigma_min ** inv - sigma_max ** inv)) ** rho
-    return torch.cat([sig, torch.zeros(1, dtype=torch.float64)]).float()
-
-
 class LocDiTStream:
     """Streams patches: keeps the last `context_patches` generated patches as context.
 
@@ -320,4 +304,4 @@ class LocDiTStream:
         self._context = None
 
 
-__all__ = ["SAMPLERS", "LocDiTConfig", "TINY", "LocDiT", "LocDiTStream", "karras_sigmas"]
+__all__ = ["SAMPLERS", "LocDiTConfig", "TINY", "LocDiT", "LocDiTStream"]

@@ -46,7 +46,8 @@ def test_baselines_and_a_foa_model_in_one_run(data, tmp_path):
     res = evaluate_spatial(data, tmp_path / "out", model=str(foa), stereo_model=str(stereo),
                            config=SpatialEvalConfig(max_scenes=2))
     sys = res["systems"]
-    assert set(sys) == {"model", "stereo_model_upmix", "ground_truth", "omni", "random", "stereo_upmix"}
+    assert set(sys) == {"model", "vae_round_trip", "stereo_model_upmix", "ground_truth", "omni", "random",
+                        "stereo_upmix"}
     assert sys["ground_truth"]["recall_20"] > 0.9 and sys["ground_truth"]["le_deg"] < 10
     assert sys["omni"]["lr"] == 0.0  # W only carries no direction
     assert sys["ground_truth"]["w_mrstft"] == 0.0 and sys["ground_truth"]["w_onset_f"] == 1.0
