@@ -25,7 +25,7 @@ from livefoley.protocol.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-DECODER_OUTPUTS: tuple[str, ...] = ("direct", "foa_gain")
+DECODER_OUTPUTS: tuple[str, ...] = ("direct", "foa_direction")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +41,9 @@ class VAEConfig:
     res_dilations: tuple[int, ...] = (1, 3, 9)  # residual units per block (kernel 7 each)
     res_kernel: int = 7  # kernel of the dilated conv in a residual unit
     in_out_kernel: int = 7  # kernel of the first and last convs
-    # "direct": the last conv emits every channel. "foa_gain" (4 channels only): it emits a
-    # source s and three direction gains, and the output is [s, G tanh(g_y) s, G tanh(g_z) s,
-    # G tanh(g_x) s] in AmbiX order (G = 1.25): every dipole is the W waveform times a gain, so
-    # the sign of a dipole relative to W (the direction) cannot be lost to phase (vae.py).
+    # "direct": the convs code every channel. "foa_direction" (4 channels only): the convs
+    # code W alone; the last 3 latent dims are each hop's direction in closed form, and the
+    # decoder outputs [s, g_y s, g_z s, g_x s] (AmbiX): direction cannot be lost (foa_latent.py).
     decoder_output: str = "direct"
 
     def __post_init__(self) -> None:
@@ -59,9 +58,9 @@ class VAEConfig:
         if self.decoder_output not in DECODER_OUTPUTS:
             raise ConfigError(f"VAEConfig.decoder_output: expected one of {list(DECODER_OUTPUTS)}, "
                               f"found {self.decoder_output!r}")
-        if self.decoder_output == "foa_gain" and self.channels != 4:
-            raise ConfigError(f"VAEConfig: decoder_output 'foa_gain' needs 4 channels (AmbiX FOA), "
-                              f"found {self.channels}")
+        if self.decoder_output == "foa_direction" and (self.channels != 4 or self.latent_dim <= 3):
+            raise ConfigError(f"VAEConfig: decoder_output 'foa_direction' needs 4 channels (AmbiX FOA) "
+                              f"and latent_dim > 3, found {self.channels} and {self.latent_dim}")
         if any(s < 1 for s in self.strides) or any(m < 1 for m in self.channel_mults):
             raise ConfigError(f"VAEConfig: expected positive strides and mults, found "
                               f"{self.strides} and {self.channel_mults}")
@@ -281,7 +280,7 @@ def spatial_tiny_config() -> ModelConfig:
     """`tiny` made spatial (issue 9): FOA out, panoramic frames in, text prompts.
 
     - VAE: 4 channels, AmbiX (ACN W, Y, Z, X; SN3D), the tiny VAE's sizes otherwise, with
-      the "foa_gain" decoder output (dipoles = W times a gain: direction survives).
+      the "foa_direction" latent (3 dims per hop are the direction: it survives the VAE).
     - Vision: equirectangular 2:1 frames resized to 128x64 (no crop: every direction is
       seen), circular padding along x so the seam at +-180 deg is no edge (`wrap_horizontal`).
       Grid 4x8 -> 2x4 aggregator cells.
@@ -292,7 +291,7 @@ def spatial_tiny_config() -> ModelConfig:
         base,
         vision=dataclasses.replace(base.vision, input_size_px=64, input_width_px=128,
                                    aspect_mode="stretch", wrap_horizontal=True),
-        vae=dataclasses.replace(base.vae, channels=4, decoder_output="foa_gain"),
+        vae=dataclasses.replace(base.vae, channels=4, decoder_output="foa_direction"),
         text_dim=384,
     )
 

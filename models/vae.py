@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from livefoley.models.config import VAEConfig
+from livefoley.models.foa_latent import DIRECTION_DIMS, SILENT_LATENT, FoaDirection, hop_direction
 from livefoley.models.streaming_conv import (
     CausalConv1d,
     CausalConvTranspose1d,
@@ -58,7 +59,7 @@ class StreamingNet(nn.Module):
 
 def _run(layer: nn.Module, x: torch.Tensor, state: StreamState | None) -> torch.Tensor:
     """Apply `layer` offline (state None) or one chunk (state given)."""
-    if isinstance(layer, StreamingLayer):
+    if isinstance(layer, StreamingLayer):  # includes foa_latent.GainRamp
         return layer(x) if state is None else layer.step(x, state[layer.state_index])
     if isinstance(layer, (ResidualUnit, EncoderBlock, DecoderBlock)):
         return layer.run(x, state)
@@ -115,49 +116,53 @@ class DecoderBlock(nn.Module):
         return x
 
 
-class FoaGain(nn.Module):
-    """(B, 4, L) [s, g_y, g_z, g_x] -> AmbiX (B, 4, L) [s, G tanh(g_y) s, G tanh(g_z) s, G tanh(g_x) s].
-
-    Why: a generic 4-channel decoder trained on magnitude spectra loses the sign of each
-    dipole relative to W, i.e. the direction (measured: the FOA round trip of a VAE without
-    it put every source near one fixed direction). Here every dipole is the W waveform times
-    a bounded gain, so a direction is three numbers per sample that the cardioid loss sees
-    directly. Per sample, so streaming needs no state. The bound is 1.25, not 1: a source on
-    an axis needs a gain of exactly 1, which tanh alone reaches only at infinity.
-    """
-
-    GAIN_MAX = 1.25
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = x[:, :1]
-        return torch.cat([s, self.GAIN_MAX * torch.tanh(x[:, 1:]) * s], dim=1)
-
-
 class Encoder(StreamingNet):
-    """PCM (B, channels, L) -> (B, 2*latent_dim, L / hop): mean and pre-softplus scale."""
+    """PCM (B, channels, L) -> (B, 2*latent_dim, L / hop): mean and pre-softplus scale.
+
+    With `decoder_output = "foa_direction"` the convs see W alone and the last three mean
+    dims are the closed-form direction of each hop (`foa_latent.hop_direction`, times the
+    folded latent scale), with the smallest std.
+    """
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
+        self.hop = cfg.hop_samples
+        self.foa_direction = cfg.decoder_output == "foa_direction"
+        n_dir = DIRECTION_DIMS if self.foa_direction else 0
+        if self.foa_direction:
+            self.register_buffer("direction_scale", torch.ones(()))
         widths = [cfg.base_channels * m for m in (1, *cfg.channel_mults)]
-        layers: list[nn.Module] = [CausalConv1d(cfg.channels, widths[0], cfg.in_out_kernel)]
+        in_ch = 1 if self.foa_direction else cfg.channels
+        layers: list[nn.Module] = [CausalConv1d(in_ch, widths[0], cfg.in_out_kernel)]
         for i, stride in enumerate(cfg.strides):
             layers.append(EncoderBlock(widths[i], widths[i + 1], stride, cfg.res_dilations,
                                        cfg.res_kernel))
-        layers += [SnakeBeta(widths[-1]), CausalConv1d(widths[-1], 2 * cfg.latent_dim, 3)]
+        layers += [SnakeBeta(widths[-1]), CausalConv1d(widths[-1], 2 * (cfg.latent_dim - n_dir), 3)]
         self.layers = nn.ModuleList(layers)
         self.index_streaming_layers()
 
     def run(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        audio = x
+        if self.foa_direction:
+            x = x[:, :1]  # W: the content; the direction is computed, not learned
         for layer in self.layers:
             x = _run(layer, x, state)
-        return x
+        if not self.foa_direction:
+            return x
+        d = (hop_direction(audio, self.hop) * self.direction_scale).to(x.dtype)  # (B, 3, T)
+        mean, scale = x.chunk(2, dim=1)
+        return torch.cat([mean, d, scale, torch.full_like(d, SILENT_LATENT)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(x, None)
 
 
 class Decoder(StreamingNet):
-    """Latents (B, latent_dim, T) -> PCM (B, channels, T * hop)."""
+    """Latents (B, latent_dim, T) -> PCM (B, channels, T * hop).
+
+    With `decoder_output = "foa_direction"` the convs emit the mono source s and
+    `foa_latent.FoaDirection` makes AmbiX [s, g s] from the latents' last three dims.
+    """
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
@@ -166,17 +171,22 @@ class Decoder(StreamingNet):
         for i in range(len(cfg.strides), 0, -1):
             layers.append(DecoderBlock(widths[i], widths[i - 1], cfg.strides[i - 1],
                                        cfg.res_dilations, cfg.res_kernel))
+        foa_direction = cfg.decoder_output == "foa_direction"
         layers += [SnakeBeta(widths[0]),
-                   CausalConv1d(widths[0], cfg.channels, cfg.in_out_kernel, bias=False)]
-        if cfg.decoder_output == "foa_gain":
-            layers.append(FoaGain())
+                   CausalConv1d(widths[0], 1 if foa_direction else cfg.channels,
+                                cfg.in_out_kernel, bias=False)]
         self.layers = nn.ModuleList(layers)
+        self.direction = FoaDirection(cfg.hop_samples) if foa_direction else None
         self.index_streaming_layers()
 
     def run(self, z: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        x = z
         for layer in self.layers:
-            z = _run(layer, z, state)
-        return z
+            x = _run(layer, x, state)
+        if self.direction is None:
+            return x
+        g = _run(self.direction.ramp, self.direction.gains(z), state)  # (B, 3, N)
+        return torch.cat([x, g * x], dim=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.run(z, None)
@@ -238,4 +248,5 @@ def count_decoder_params(cfg: VAEConfig) -> int:
         s = cfg.strides[i - 1]
         n += 2 * widths[i] + conv(widths[i], widths[i - 1], 2 * s)
         n += len(cfg.res_dilations) * res(widths[i - 1])
-    return n + 2 * widths[0] + conv(widths[0], cfg.channels, cfg.in_out_kernel, bias=False)
+    out = 1 if cfg.decoder_output == "foa_direction" else cfg.channels
+    return n + 2 * widths[0] + conv(widths[0], out, cfg.in_out_kernel, bias=False)

@@ -51,9 +51,12 @@ def fold_latent_scale(vae: AudioVAE, factor: float) -> None:
     """
     if not (factor > 0 and factor < float("inf")):
         raise ConfigError(f"fold_latent_scale: expected a finite factor > 0, found {factor}")
-    L = vae.cfg.latent_dim
-    out_conv = vae.encoder.layers[-1].conv  # (2L, C, k): mean channels first
-    out_conv.weight[:L] *= factor
-    out_conv.bias[:L] *= factor
+    out_conv = vae.encoder.layers[-1].conv  # (2L', C, k): mean channels first
+    n = out_conv.weight.shape[0] // 2
+    out_conv.weight[:n] *= factor
+    out_conv.bias[:n] *= factor
+    if vae.decoder.direction is not None:  # the closed-form direction dims (foa_latent.py)
+        vae.encoder.direction_scale *= factor
+        vae.decoder.direction.scale *= factor
     vae.decoder.layers[0].conv.weight /= factor  # (C, L, k)
     log.info("folded latent scale x%.4f into the VAE", factor)

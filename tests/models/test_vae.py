@@ -109,41 +109,83 @@ def test_four_channel_foa_config_decodes_four_channels():
     assert vae.encode(torch.randn(1, 4, 60))[0].shape == (1, 8, 3)
 
 
-FOA_GAIN = VAEConfig(sample_rate_hz=600, channels=4, latent_dim=8, base_channels=4,
-                     channel_mults=(1, 2), strides=(4, 5), res_dilations=(1,),
-                     decoder_output="foa_gain")
+FOA_DIR = VAEConfig(sample_rate_hz=600, channels=4, latent_dim=8, base_channels=4,
+                    channel_mults=(1, 2), strides=(4, 5), res_dilations=(1,),
+                    decoder_output="foa_direction")
+
+
+def _plane_wave(direction_per_hop, hop, seed=0):
+    """AmbiX (1, 4, T * hop): noise whose direction (unit (x, y, z)) changes per hop."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.tensor(direction_per_hop, dtype=torch.float32)  # (T, 3) x, y, z
+    s = torch.randn(len(u) * hop, generator=g)
+    per_sample = u.repeat_interleave(hop, 0)  # (N, 3)
+    return torch.stack([s, per_sample[:, 1] * s, per_sample[:, 2] * s, per_sample[:, 0] * s])[None]
 
 
 @torch.no_grad()
-def test_foa_gain_decoder_makes_every_dipole_a_bounded_multiple_of_w():
-    vae = _vae(FOA_GAIN)
-    out = vae.decode(torch.randn(2, 8, 6))  # (2, 4, 120)
-    w, dipoles = out[:, :1], out[:, 1:]
-    assert w.abs().max().item() > 1e-3
-    ratio = dipoles / w.where(w.abs() > 1e-6, torch.ones_like(w))
-    live = (w.abs() > 1e-6).expand_as(dipoles)
-    assert ratio[live].abs().max().item() <= 1.25 + 1e-5  # gain bound of vae.FoaGain
-    assert ratio[live].abs().max().item() > 1e-3  # the dipoles are not silent
+def test_foa_direction_latent_is_the_direction_and_the_decoder_restores_it():
+    from livefoley.models.foa_latent import hop_direction
+
+    vae = _vae(FOA_DIR)
+    hop = FOA_DIR.hop_samples
+    dirs = [(1, 0, 0), (0, 1, 0), (0, 0, -1), (-0.6, 0.8, 0), (0.6, 0, 0.8)]  # front, left, down, ...
+    foa = _plane_wave(dirs, hop)
+    want = torch.tensor(dirs, dtype=torch.float32)[:, [1, 2, 0]].T  # (3, T) in Y, Z, X order
+    assert (hop_direction(foa, hop)[0] - want).abs().max().item() < 1e-5  # exact for one source
+    mean, std = vae.encode(foa)
+    assert (mean[0, -3:] - want).abs().max().item() < 1e-5 and std[0, -3:].max().item() < 2e-4
+    out = vae.decode(mean)  # (1, 4, N): every dipole is the decoded W times the hop's gains
+    w = out[:, :1]
+    assert w.abs().max().item() > 1e-4
+    for t in range(1, len(dirs)):  # a hop's last sample: past its crossfade (the whole hop here)
+        seg = slice((t + 1) * hop - 1, (t + 1) * hop)
+        ratio = out[0, 1:, seg] / w[0, :, seg]
+        assert (ratio - want[:, t:t + 1]).abs().max().item() < 1e-3, t
 
 
 @torch.no_grad()
-def test_foa_gain_decoder_streams_like_offline():
-    vae = _vae(FOA_GAIN)
+def test_foa_direction_streams_like_offline_and_crossfades_between_hops():
+    vae = _vae(FOA_DIR)
     z = torch.randn(2, 8, 7)
     offline = vae.decode(z)
     state = vae.decoder.init_state(2)
     streamed = torch.cat([vae.decode_step(z[:, :, t:t + 1], state) for t in range(7)], dim=2)
     assert (offline - streamed).abs().max().item() < TOL
+    enc = vae.encoder.init_state(1)
+    foa = _plane_wave([(1, 0, 0), (0, 1, 0), (0, -1, 0)], FOA_DIR.hop_samples)
+    hop = FOA_DIR.hop_samples
+    steps = torch.cat([vae.encode_step(foa[:, :, t * hop:(t + 1) * hop], enc)[0] for t in range(3)], 2)
+    assert (steps - vae.encode(foa)[0]).abs().max().item() < TOL
+    from livefoley.models.foa_latent import GainRamp
+
+    ramp = GainRamp(1, hop=10, ramp=4)
+    g = ramp(torch.tensor([[[0.0, 1.0]]]))[0, 0]  # gains 0 then 1: a 4-sample linear ramp
+    assert torch.allclose(g[10:14], torch.tensor([0.25, 0.5, 0.75, 1.0])) and torch.all(g[14:] == 1)
 
 
-def test_foa_gain_needs_four_channels_and_a_known_output():
-    with pytest.raises(ConfigError, match="needs 4 channels .* found 2"):
-        VAEConfig(channels=2, decoder_output="foa_gain")
-    with pytest.raises(ConfigError, match=r"decoder_output: expected one of \['direct', 'foa_gain'\], found 'fuma'"):
+def test_foa_direction_needs_four_channels_and_a_known_output():
+    with pytest.raises(ConfigError, match="needs 4 channels .* found 2 and 64"):
+        VAEConfig(channels=2, decoder_output="foa_direction")
+    with pytest.raises(ConfigError, match=r"decoder_output: expected one of \['direct', 'foa_direction'\], found 'fuma'"):
         VAEConfig(channels=4, decoder_output="fuma")
     with torch.device("meta"):
-        vae = AudioVAE(dataclasses.replace(FOA_GAIN, base_channels=8))
+        vae = AudioVAE(dataclasses.replace(FOA_DIR, base_channels=8))
     assert sum(p.numel() for p in vae.decoder.parameters()) == count_decoder_params(vae.cfg)
+
+
+@torch.no_grad()
+def test_folding_the_latent_scale_keeps_the_foa_round_trip():
+    from livefoley.models.training.export import fold_latent_scale
+
+    vae = _vae(FOA_DIR)
+    foa = _plane_wave([(0, 1, 0), (-1, 0, 0), (0, 0, 1)], FOA_DIR.hop_samples)
+    before_mean, _ = vae.encode(foa)
+    before = vae.decode(before_mean)
+    fold_latent_scale(vae, 3.0)
+    mean, _ = vae.encode(foa)
+    assert torch.allclose(mean, 3.0 * before_mean, atol=1e-5)  # every dim, direction included
+    assert (vae.decode(mean) - before).abs().max().item() < 1e-4
 
 
 @torch.no_grad()

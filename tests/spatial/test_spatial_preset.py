@@ -35,7 +35,7 @@ def test_spatial_tiny_has_the_sizes_it_claims():
     # everything else is the tiny model's
     assert cfg.transformer == TINY.transformer and cfg.head == TINY.head
     assert dataclasses.replace(cfg.vae, channels=2, decoder_output="direct") == TINY.vae
-    assert cfg.vae.decoder_output == "foa_gain"  # dipoles are W times a gain: direction survives
+    assert cfg.vae.decoder_output == "foa_direction"  # 3 latent dims are the direction
 
 
 def test_spatial_tiny_streams_foa_from_an_equirect_frame_with_a_prompt():
