@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from livefoley.models.config import ModelConfig
+from livefoley.models.foa_latent import DIRECTION_DIMS
 from livefoley.models.head import DiffusionHead
 from livefoley.models.kv_cache import KVCache
 from livefoley.models.sampling import apply_cfg
@@ -48,6 +49,15 @@ class V2AModel(nn.Module):
         self.vision = build_vision_frontend(cfg.vision)
         self.vision_in = nn.Linear(cfg.vision.token_dim, D)
         self.audio_in = nn.Linear(cfg.latent_dim, D)
+        # An FOA-direction latent's last dims are the sound's direction (models/foa_latent.py).
+        # They are not fed back as audio tokens: with them, the model learns to copy the
+        # previous frame's direction (teacher forcing hands it the true one) and, sampling,
+        # keeps whatever direction it started with (measured: LE 85 deg, recall within
+        # 20 deg 0.024). Without them the direction must come from the frames.
+        mask = torch.ones(cfg.latent_dim)
+        if cfg.vae.decoder_output == "foa_direction":
+            mask[-DIRECTION_DIMS:] = 0.0
+        self.register_buffer("feedback_mask", mask, persistent=False)
         self.bos = nn.Parameter(0.02 * torch.randn(D))
         # Null vision token in the vision front-end's output space: CFG training replaces the
         # whole vision sequence by it (SoundReactor Alg. 1, line 3).
@@ -131,7 +141,7 @@ class V2AModel(nn.Module):
             v = v + text_tokens.to(v.dtype)
         if self.config.head_kind == "locdit":
             return self._embed_patches(v, latents)
-        a = self.audio_in(latents[:, :-1])  # (B, T-1, D)
+        a = self.audio_in(latents[:, :-1] * self.feedback_mask)  # (B, T-1, D)
         a = torch.cat([self.bos.expand(B, 1, -1), a], dim=1)  # (B, T, D): x_0..x_{T-1}
         return torch.stack([a, v], dim=2).flatten(1, 2)  # (B, 2T, D)
 
@@ -149,7 +159,7 @@ class V2AModel(nn.Module):
             raise ConfigError(f"LocDiT head: expected a clip length that is a multiple of "
                               f"the patch ({k} latents), found {T}")
         P = T // k
-        a = self.audio_in(latents[:, :T - k]).view(B, P - 1, k, D)  # x_1 .. x_{T-k}
+        a = self.audio_in(latents[:, :T - k] * self.feedback_mask).view(B, P - 1, k, D)  # x_1 .. x_{T-k}
         vp = v.view(B, P, k, D)
         body = torch.cat([a, vp[:, 1:]], dim=2).flatten(1, 2)  # (B, (P-1) 2k, D)
         return torch.cat([self.bos.expand(B, 1, -1), vp[:, 0], body], dim=1)
@@ -284,7 +294,7 @@ class V2AModel(nn.Module):
         if latent is None:
             h = self.bos.expand(rows, -1)  # (rows, D)
         else:
-            h = self.audio_in(latent.to(self.audio_in.weight.dtype))  # (B, D)
+            h = self.audio_in(latent.to(self.audio_in.weight.dtype) * self.feedback_mask)  # (B, D)
             if h.shape[0] != rows:
                 h = h.repeat(rows // h.shape[0], 1)  # (rows, D): same audio for cond and null
         return self.transformer.step(h, cache)

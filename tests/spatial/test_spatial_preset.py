@@ -48,6 +48,20 @@ def test_spatial_tiny_streams_foa_from_an_equirect_frame_with_a_prompt():
     assert pcm.shape == (1, 1600, 4) and torch.isfinite(pcm).all()
 
 
+@torch.no_grad()
+def test_the_direction_dims_are_not_fed_back_so_direction_must_come_from_the_frames():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    for name, fed_back in (("spatial_tiny", False), ("tiny", True)):
+        model = load_model(name)
+        tokens = torch.randn(1, 3, model.config.vision.token_dim, generator=g)
+        latents = torch.randn(1, 3, 64, generator=g)
+        moved = latents.clone()
+        moved[..., -3:] += 1.0  # another direction for every frame
+        a, b = model.embed_sequence(tokens, latents), model.embed_sequence(tokens, moved)
+        assert ((a - b).abs().max().item() > 1e-3) == fed_back, name
+
+
 def test_scene_splits_are_disjoint_resumable_and_checked(tmp_path):
     made = dataset.write_scene_splits(tmp_path, seed=2, train=2, heldout=1, config=SMALL)
     assert made == {"train": 2, "heldout": 1, "skipped": 0}
