@@ -30,7 +30,7 @@ import logging
 import numpy as np
 import torch
 
-from livefoley.models.prompting import check_prompt_rows, prompt_batch, text_vision_step
+from livefoley.models.prompting import PromptControl, PromptRows, text_vision_step
 from livefoley.models.sampling import (
     MAX_CONSISTENCY_NFE,
     apply_cfg,
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 SAMPLERS = ("consistency", "heun")
 
 
-class StreamingGenerator:
+class StreamingGenerator(PromptControl):
     """Stateful per-frame generator; see the module docstring.
 
     Args:
@@ -87,75 +87,13 @@ class StreamingGenerator:
             raise ConfigError(f"prompt_ramp_steps: expected >= 1, found {prompt_ramp_steps}")
         self.prompt_ramp_steps = int(prompt_ramp_steps)
         self.text_guidance_scale = 3.0 if guidance else 1.0
-        self._prompt: torch.Tensor | None = None  # (B, text_dim) embedding, None = no prompt
-        self._prompt_off: torch.Tensor | None = None  # (B,) bool: rows without a prompt
+        self._prompts = PromptRows()  # the prompt of each session (batch row)
         self.reset(batch_size)
 
     @property
     def text_dim(self) -> int:
         """Size of the prompt embedding the model takes; 0 when it takes no text."""
         return int(self.cfg.text_dim)
-
-    def set_prompt(self, embedding: torch.Tensor | None, rows=None) -> None:
-        """Set the text prompt of every session, or of the sessions (batch rows) in `rows`.
-
-        Before the first step of a session the prompt applies at once; mid-stream the text
-        token ramps to it over `prompt_ramp_steps` steps (the first step is already 1/n of
-        the way), so the change is heard at the next block without a click. Rows not named
-        keep their prompt (their part of the ramp target does not move). The prompt stays
-        across `reset()`.
-
-        Args:
-            embedding: (text_dim,) for every row set, or (B, text_dim) / (len(rows),
-                text_dim) one per row, e.g. `spatial.text.TextEncoder.encode(prompt)`;
-                None = no prompt (the null token).
-            rows: None for every session, else a sequence of distinct row indices in [0, B).
-
-        Raises:
-            ConfigError: the model takes no text (text_dim 0), the embedding is not a finite
-                float tensor of an accepted shape, or a row is out of range or repeated.
-                Nothing changes.
-
-        Thread-safety: generator's thread only. Real-time safe: no (a small MLP; call
-        between steps).
-        """
-        if not self.text_dim:
-            raise ConfigError("set_prompt: expected a model with text conditioning (config "
-                              "text_dim > 0), found text_dim 0")
-        B = self.batch_size
-        idx = list(range(B)) if rows is None else check_prompt_rows(rows, B)
-        if embedding is not None:
-            embedding = prompt_batch(embedding, len(idx), self.text_dim, self.device)
-        prompt = (torch.zeros(B, self.text_dim, device=self.device) if self._prompt is None
-                  else self._prompt.clone())
-        off = (torch.ones(B, dtype=torch.bool, device=self.device) if self._prompt_off is None
-               else self._prompt_off.clone())
-        if embedding is None:
-            off[idx] = True
-        else:
-            prompt[idx], off[idx] = embedding, False
-        self._prompt, self._prompt_off = (None, None) if bool(off.all()) else (prompt, off)
-        token = self._prompt_token()
-        if self.steps_done == 0:
-            self._ramp = self._new_ramp(token)  # nothing heard yet: apply at once
-        else:
-            self._ramp.set_target(token)
-
-    @torch.no_grad()
-    def _prompt_token(self) -> torch.Tensor:
-        """(B, D) text tokens of the prompts set: the null token on rows without one."""
-        drop = None if self._prompt_off is None or not bool(self._prompt_off.any()) else self._prompt_off
-        return self.model.text_token(self._prompt, batch_size=self.batch_size, drop=drop).clone()
-
-    def _new_ramp(self, token: torch.Tensor):
-        from livefoley.models.spatial.text import ConditionRamp
-
-        return ConditionRamp(token, ramp_steps=self.prompt_ramp_steps)
-
-    @property
-    def prompt_ramping(self) -> bool:
-        """True while the text token has not reached the last prompt set."""
-        return self._ramp is not None and self._ramp.ramping
 
     # --- options and state ---------------------------------------------------------------
 
@@ -227,9 +165,7 @@ class StreamingGenerator:
                 raise ConfigError(f"batch_size: expected >= 1, found {batch_size}")
             self.batch_size = int(batch_size)
         B = self.batch_size
-        if self._prompt is not None and self._prompt.shape[0] != B:  # new batch: row 0's prompt
-            self._prompt = self._prompt[:1].expand(B, -1).clone()
-            self._prompt_off = self._prompt_off[:1].expand(B).clone()
+        self._prompts.resize(B)  # a new batch size: every row gets row 0's prompt
         # cond rows, then null rows, then (text models) video-only rows
         groups = (3 if self.text_dim else 2) if self.guidance else 1
         rows = groups * B
