@@ -110,15 +110,13 @@ def heldout_clips(data: str, cfg: VAEStageConfig, hop: int) -> list[np.ndarray]:
 @torch.no_grad()
 def reconstruction_report(model: V2AModel, clips: list[np.ndarray]) -> dict[str, float]:
     """Held-out MR-STFT distance and log-mel L1 of VAE reconstructions (and of silence)."""
+    from livefoley.models.evaluation.spatial import vae_round_trip
     from livefoley.models.evaluation.spectral import log_mel_l1, mr_stft_distance
 
     sr = model.config.sample_rate_hz
-    p = next(model.vae.parameters())
     rec_mr, rec_mel, sil_mr, sil_mel, errors = [], [], [], [], []
     for a in clips:
-        x = torch.from_numpy(np.ascontiguousarray(a.T))[None].to(p)  # (1, C, N)
-        mean, _ = model.vae.encode(x)
-        rec = model.vae.decode(mean)[0].T.float().cpu().numpy()  # (N, C)
+        rec = vae_round_trip(model, a.T).T  # (N, C); clips are whole hops
         rec_mr.append(mr_stft_distance(rec, a))
         rec_mel.append(log_mel_l1(rec, a, sr))
         sil_mr.append(mr_stft_distance(np.zeros_like(a), a))
