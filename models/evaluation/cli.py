@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-guidance", type=float, default=None,
                         help="--spatial: text guidance scale of a text model")
     parser.add_argument("--sampler", default=None, choices=("consistency", "heun"),
-                        help="--spatial: sampler of the model (heun for a stage-1 head)")
-    parser.add_argument("--heun-steps", type=int, default=None, help="--spatial: Heun steps")
+                        help="sampler of the model (heun for a stage-1 head)")
+    parser.add_argument("--heun-steps", type=int, default=None, help="Heun steps (with --sampler heun)")
     parser.add_argument("--no-adherence", action="store_true",
                         help="--spatial: skip the text-adherence runs")
 
@@ -65,7 +65,8 @@ def main(args: argparse.Namespace) -> int:
 
         generate, info = model_generate_fn(
             args.model, device=args.device, nfe=args.nfe, guidance_scale=args.guidance,
-            seed=args.seed, sample_rate_hz=load_config(args.data).sample_rate_hz)
+            seed=args.seed, sample_rate_hz=load_config(args.data).sample_rate_hz,
+            sampler=args.sampler, heun_steps=args.heun_steps)
     results = evaluate(args.data, args.out, generate=generate, model_name=name, config=cfg,
                        model_info=info)
     print(markdown_table(results["summary"], results["systems"]))

@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 
 def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | None = None,
                       guidance_scale: float | None = None, seed: int = 0,
-                      sample_rate_hz: int | None = None):
+                      sample_rate_hz: int | None = None, sampler: str | None = None,
+                      heun_steps: int | None = None):
     """Return (generate, info) for a checkpoint path or preset name.
 
     Args:
         path_or_preset: a checkpoint file or a preset ("tiny", "sr").
         device: torch device.
         nfe, guidance_scale: sampling options (None keeps the generator's defaults).
+        sampler, heun_steps: "consistency" (an ECT head) or "heun" (a stage-1 head) and the
+            Heun step count (None keeps the generator's defaults).
         seed: sampling noise seed.
         sample_rate_hz: the dataset's rate; the model's must equal it.
 
@@ -58,6 +61,10 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
         options["nfe"] = nfe
     if guidance_scale is not None:
         options["guidance_scale"] = guidance_scale
+    if sampler is not None:
+        options["sampler"] = sampler
+    if heun_steps is not None:
+        options["steps"] = heun_steps
     if options:
         gen.set_options(**options)
     rate = vae.latent_rate_hz
@@ -76,4 +83,6 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
             "sample_rate_hz": vae.sample_rate_hz, "latent_rate_hz": rate,
             "nfe": gen.nfe, "guidance_scale": gen.guidance_scale, "sampler": gen.sampler,
             "seed": seed}
+    if gen.sampler == "heun":
+        info["heun_steps"] = gen.steps
     return generate, info

@@ -39,3 +39,13 @@ def test_eval_with_the_tiny_preset(dataset, tmp_path, capsys):
     assert res["model_name"] == "model" and res["model_info"]["checkpoint"] == "tiny"
     assert res["model_info"]["sample_rate_hz"] == 48000
     assert res["per_episode"]["model"][0]["mr_stft"] > 0  # random weights: not the real audio
+
+
+def test_eval_with_the_heun_sampler_records_it(dataset, tmp_path):
+    pytest.importorskip("livefoley.models.generator", reason="the models part provides it")
+    out = tmp_path / "eval"
+    assert main(["eval", "--data", str(dataset), "--out", str(out), "--model", "tiny",
+                 "--sampler", "heun", "--heun-steps", "2", "--no-fd", "--no-plots",
+                 "--examples", "0", "--seconds", "1"]) == 0
+    info = json.loads((out / "results.json").read_text())["model_info"]
+    assert (info["sampler"], info["heun_steps"]) == ("heun", 2)
