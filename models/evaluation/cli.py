@@ -2,6 +2,7 @@
 
     livefoley eval --data data/doom --model checkpoints/default.safetensors --out runs/eval
     livefoley eval --data data/doom --out runs/eval-baselines          # baselines only
+    livefoley eval ... --teacher-forced    # also with the real previous latents fed back
     livefoley eval --spatial --data data/scenes --model runs/spatial_s1/model.safetensors \
         --out runs/spatial_eval                                          # FOA: spatial.py
 
@@ -47,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", default=None, choices=("consistency", "heun"),
                         help="sampler of the model (heun for a stage-1 head)")
     parser.add_argument("--heun-steps", type=int, default=None, help="Heun steps (with --sampler heun)")
+    parser.add_argument("--teacher-forced", action="store_true",
+                        help="also generate with the real previous latents fed back "
+                             "(teacher_forced.py): separates prediction from drift")
     parser.add_argument("--no-adherence", action="store_true",
                         help="--spatial: skip the text-adherence runs")
 
@@ -71,7 +75,26 @@ def main(args: argparse.Namespace) -> int:
                        model_info=info)
     print(markdown_table(results["summary"], results["systems"]))
     print(f"report: {args.out}/report.md ({results['wall_s']:.0f} s)")
+    if args.teacher_forced and args.model:
+        _teacher_forced(args)
     return 0
+
+
+def _teacher_forced(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from livefoley.models.evaluation.teacher_forced import teacher_forced_scores
+
+    res = teacher_forced_scores(args.data, args.model, max_episodes=args.max_episodes,
+                                max_seconds=args.seconds, seed=args.seed,
+                                guidance_scale=3.0 if args.guidance is None else args.guidance,
+                                nfe=1 if args.nfe is None else args.nfe)
+    (Path(args.out) / "teacher_forced.json").write_text(json.dumps(res, indent=1))
+    s = res["summary"]
+    print(f"teacher-forced (real previous latents): onset F {s['onset_f']:.3f}, "
+          f"MR-STFT {s['mr_stft']:.3f}, log-mel L1 {s['log_mel_l1']:.3f} "
+          f"({args.out}/teacher_forced.json)")
 
 
 def _spatial(args: argparse.Namespace) -> int:

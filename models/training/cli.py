@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if name != "vae":
             p.add_argument("--p-text-uncond", type=float, default=0.2,
                            help="null text token probability (models with text)")
+            p.add_argument("--prev-noise", type=float, default=0.0,
+                           help="max std of Gaussian noise on the fed-back previous latents "
+                                "(per window, uniform in [0, max]; 0: clean teacher forcing)")
         if name == "stage1":
             p.add_argument("--p-uncond", type=float, default=0.1)
             p.add_argument("--p-mean", type=float, default=-0.4)
@@ -131,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
             cfg = DiffusionStageConfig(
                 window_latents=args.window, head_repeats=args.head_repeats,
                 p_uncond=args.p_uncond, p_text_uncond=args.p_text_uncond,
-                p_mean=args.p_mean, p_std=args.p_std,
+                p_mean=args.p_mean, p_std=args.p_std, prev_noise=args.prev_noise,
                 ect_stages=getattr(args, "ect_stages", 6), huber_c=getattr(args, "huber_c", 0.0))
             result = train_diffusion(stage=args.train_stage, model=model, data=args.data,
                                      run=run, loop=loop, cfg=cfg, info=info, resume=args.resume)

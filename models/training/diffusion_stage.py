@@ -18,6 +18,12 @@ latents are computed once per shard into `RUN/cache/`):
    stage 2: ECT with r(t, stage), shared noise, the target under no_grad with the same z
    (Alg. 2; ECT's stage advances `ect_stages` times over the run, halving t - r each time).
 
+With `prev_noise` > 0 the fed-back previous latents (the audio tokens h(x_{i-1}), only they:
+the head's target stays clean) get Gaussian noise of a std drawn per window from
+U(0, prev_noise). Live, the model feeds back its own samples, not the VAE's encoding of the
+real audio; a model trained on clean teacher forcing alone leans on the previous latent and
+drifts once its own errors come back (measured: `models/weights/MODEL_CARD.md`).
+
 Held-out numbers (eval.jsonl): denoising MSE at fixed sigmas with the real vision and with
 the null token (vision helps when `cond` < `null`), and for stage 2 the one-step (sigma_max)
 consistency MSE, on fixed windows of the held-out split.
@@ -72,6 +78,7 @@ class DiffusionStageConfig:
     ect_k: float = 8.0
     ect_b: float = 1.0
     huber_c: float = 0.0  # 0: L2 distance; > 0: pseudo-Huber
+    prev_noise: float = 0.0  # max std of noise on the fed-back latents (0: clean teacher forcing)
     heldout_windows: int = 16  # fixed held-out windows for the report
 
     def __post_init__(self) -> None:
@@ -79,6 +86,9 @@ class DiffusionStageConfig:
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"DiffusionStageConfig.{name}: expected [0, 1), "
                                   f"found {getattr(self, name)}")
+        if not 0.0 <= self.prev_noise < 10.0:
+            raise ConfigError(f"DiffusionStageConfig.prev_noise: expected [0, 10), "
+                              f"found {self.prev_noise}")
         if self.window_latents < 2 or self.head_repeats < 1 or self.ect_stages < 1:
             raise ConfigError(f"DiffusionStageConfig: expected window_latents >= 2, "
                               f"head_repeats >= 1, ect_stages >= 1, found "
@@ -106,11 +116,13 @@ class DiffusionObjective(nn.Module):
 
     def conditions(self, frames: torch.Tensor, latents: torch.Tensor,
                    drop: torch.Tensor, text: torch.Tensor | None = None,
-                   drop_text: torch.Tensor | None = None) -> torch.Tensor:
+                   drop_text: torch.Tensor | None = None,
+                   prev_aug: torch.Tensor | None = None) -> torch.Tensor:
         """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D).
 
         Text models also take `text` (B, text_dim) caption embeddings and `drop_text` (B,)
         bool (True: the null text token); without `text` every row has the null token.
+        `prev_aug` (B, T, L) is added to the latents the transformer reads (not the targets).
         """
         vision = self.model.vision
         B, T1 = frames.shape[:2]
@@ -120,7 +132,8 @@ class DiffusionObjective(nn.Module):
         text_tokens = None
         if self.model.text is not None:
             text_tokens = self.model.text_token(text, batch_size=B, drop=drop_text)  # (B, D)
-        z = self.model.forward_train(tokens, latents, drop_vision=drop,
+        fed_back = latents if prev_aug is None else latents + prev_aug
+        z = self.model.forward_train(tokens, fed_back, drop_vision=drop,
                                      text_tokens=text_tokens)  # (B, T, 2D)
         return z.reshape(-1, z.shape[-1])
 
@@ -129,7 +142,7 @@ class DiffusionObjective(nn.Module):
         L = latents.shape[-1]
         m = self.cfg.head_repeats
         z = self.conditions(batch["frames"], latents, batch["drop"], batch.get("text"),
-                            batch.get("drop_text")).repeat(m, 1)  # (M, 2D)
+                            batch.get("drop_text"), batch.get("prev_aug")).repeat(m, 1)  # (M, 2D)
         x = latents.reshape(-1, L).repeat(m, 1)  # (M, L)
         head = self.model.head
         noise, sigma = batch["noise"], batch["sigma"]  # (M, L), (M,)
@@ -272,6 +285,10 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
         drop, noise, sigma = _draw(loop.seed, step, info.rank, rows, L, B, cfg, h.sigma_min,
                                    h.sigma_max)
         batch.update(drop=drop, noise=noise, sigma=sigma)
+        if cfg.prev_noise > 0:  # own stream, so runs without it draw what they drew
+            g = step_torch_generator(loop.seed, step, info.rank + 104729)
+            std = torch.rand(B, 1, 1, generator=g) * cfg.prev_noise
+            batch["prev_aug"] = std * torch.randn(B, T, L, generator=g)
         if train_text is not None:  # own stream, so text-free runs draw what they drew
             g = step_torch_generator(loop.seed, step, info.rank + 7919)
             batch.update(text=train_text[batch["shard"]],

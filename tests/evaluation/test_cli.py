@@ -49,3 +49,24 @@ def test_eval_with_the_heun_sampler_records_it(dataset, tmp_path):
                  "--examples", "0", "--seconds", "1"]) == 0
     info = json.loads((out / "results.json").read_text())["model_info"]
     assert (info["sampler"], info["heun_steps"]) == ("heun", 2)
+
+
+def test_teacher_forced_scores_next_to_the_free_run(dataset, tmp_path, capsys):
+    pytest.importorskip("livefoley.models.generator", reason="the models part provides it")
+    out = tmp_path / "eval"
+    assert main(["eval", "--data", str(dataset), "--out", str(out), "--model", "tiny",
+                 "--teacher-forced", "--no-fd", "--no-plots", "--examples", "0",
+                 "--seconds", "1"]) == 0
+    assert "teacher-forced (real previous latents): onset F" in capsys.readouterr().out
+    tf = json.loads((out / "teacher_forced.json").read_text())
+    assert tf["nfe"] == 1 and tf["guidance_scale"] == 3.0 and len(tf["per_episode"]) == 1
+    assert tf["per_episode"][0]["mr_stft"] > 0  # random weights: not the real audio
+
+
+def test_teacher_forced_needs_heldout_shards(tmp_path):
+    pytest.importorskip("livefoley.models.generator", reason="the models part provides it")
+    from livefoley.models.evaluation.teacher_forced import teacher_forced_scores
+    from livefoley.protocol.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expected held-out shards, found none"):
+        teacher_forced_scores(tmp_path, "tiny")

@@ -67,6 +67,16 @@ def test_existing_state_without_resume_is_refused(dataset, tmp_path):
         cli.main(_args(data, tmp_path / "c", init, "--steps", "4"))
 
 
+def test_prev_noise_is_recorded_and_changes_the_run(dataset, tmp_path):
+    data, init = dataset
+    assert cli.main(_args(data, tmp_path / "p", init, "--steps", "2", "--prev-noise", "0.5")) == 0
+    assert cli.main(_args(data, tmp_path / "q", init, "--steps", "2")) == 0
+    run = json.loads((tmp_path / "p" / "run.json").read_text())
+    assert run["config"]["stage1"]["prev_noise"] == 0.5
+    p = load_training_state(tmp_path / "p" / "state.pt")["objective"]
+    q = load_training_state(tmp_path / "q" / "state.pt")["objective"]
+    assert any(not torch.equal(v, q[k]) for k, v in p.items())
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -85,3 +85,26 @@ def test_vae_objective_adds_the_cardioid_term_for_foa_only():
         assert ("cardioid" in out) == has
     off = VAEObjective(foa, VAEStageConfig(resolutions=5, cardioid_weight=0.0))(batch, 0)
     assert "cardioid" not in off
+
+
+def test_prev_noise_perturbs_only_the_fed_back_latents():
+    torch.manual_seed(0)
+    objective = DiffusionObjective(build_model(small_config()).eval(),
+                                   DiffusionStageConfig(window_latents=6, head_repeats=2,
+                                                        prev_noise=0.5), "stage1", 10)
+    batch = _diffusion_batch()
+    aug = 0.3 * torch.randn(batch["latents"].shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        clean = objective.conditions(batch["frames"], batch["latents"], batch["drop"]).view(2, 6, -1)
+        noisy = objective.conditions(batch["frames"], batch["latents"], batch["drop"],
+                                     prev_aug=aug).view(2, 6, -1)
+        zero = objective(dict(batch, prev_aug=torch.zeros_like(aug)), 0)["loss"]
+        plain = objective(batch, 0)["loss"]
+    torch.testing.assert_close(noisy[:, 0], clean[:, 0])  # tick 0 reads no previous latent
+    assert (noisy[:, 1:] - clean[:, 1:]).abs().amax() > 1e-3  # later ticks read the noisy ones
+    torch.testing.assert_close(zero, plain)  # the targets are the clean latents either way
+
+
+def test_prev_noise_out_of_range_named_in_error():
+    with pytest.raises(ConfigError, match=r"prev_noise: expected \[0, 10\), found -0.1"):
+        DiffusionStageConfig(prev_noise=-0.1)
