@@ -86,10 +86,10 @@ def _teacher_forced(args: argparse.Namespace) -> None:
 
     from livefoley.models.evaluation.teacher_forced import teacher_forced_scores
 
+    sampling = {k: v for k, v in (("guidance_scale", args.guidance), ("nfe", args.nfe))
+                if v is not None}  # unset: teacher_forced_scores' defaults (the generator's)
     res = teacher_forced_scores(args.data, args.model, max_episodes=args.max_episodes,
-                                max_seconds=args.seconds, seed=args.seed,
-                                guidance_scale=3.0 if args.guidance is None else args.guidance,
-                                nfe=1 if args.nfe is None else args.nfe)
+                                max_seconds=args.seconds, seed=args.seed, **sampling)
     (Path(args.out) / "teacher_forced.json").write_text(json.dumps(res, indent=1))
     s = res["summary"]
     print(f"teacher-forced (real previous latents): onset F {s['onset_f']:.3f}, "

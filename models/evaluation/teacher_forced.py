@@ -64,7 +64,8 @@ def teacher_forced_scores(data_root: str | Path, model_path: str, *, max_episode
         idx = frame_indices_for_ticks(ts, J, latent_rate_hz=rate, start_ns=int(ts[0]))
         frames = torch.from_numpy(np.asarray(shard.frames)[np.concatenate([idx[:1], idx])])
         with torch.inference_mode():
-            latents = model.vae.encode(torch.from_numpy(np.ascontiguousarray(real.T))[None])[0][0].T  # (J, L)
+            pcm = torch.from_numpy(np.ascontiguousarray(real.T))[None]  # (1, C, J*hop)
+            latents = model.vae.encode(pcm)[0][0].T  # encoder mean, (J, L)
             grid = model.vision.encode_grid(frames, "RGB8")  # (J + 1, N, Dg)
             tokens = model.vision.tokens_from_grid(grid[1:][None], prev_grid=grid[:1])
             out = []
