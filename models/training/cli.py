@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--eval-every", type=int, default=d.eval_every)
         p.add_argument("--max-minutes", type=float, default=0.0,
                        help="stop with a checkpoint after this wall time (0: none)")
+        p.add_argument("--fit-steps", action="store_true",
+                       help="set --steps from the measured speed so the run (its lr decay and "
+                            "ECT curriculum) ends at --max-minutes")
+        p.add_argument("--prefetch", type=int, default=0,
+                       help="batches made ahead by threads while a step runs (0: none; "
+                            "a few on a GPU, where the host would otherwise stall it)")
         p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
         p.add_argument("--device", default="auto", help="cpu, cuda or auto")
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -112,7 +118,7 @@ def main(args: argparse.Namespace) -> int:
         STAGE_DEFAULTS[args.train_stage], steps=args.steps, batch_size=args.batch, lr=args.lr,
         warmup_steps=args.warmup, decay_final_frac=args.decay_final, seed=args.seed,
         log_every=args.log_every, ckpt_every=args.ckpt_every, eval_every=args.eval_every,
-        time_limit_s=args.max_minutes * 60.0)
+        time_limit_s=args.max_minutes * 60.0, fit_steps=args.fit_steps, prefetch=args.prefetch)
     torch.manual_seed(args.seed)
     run = RunDir(args.out)
     model = _model(args)

@@ -293,7 +293,7 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
             g = step_torch_generator(loop.seed, step, info.rank + 7919)
             batch.update(text=train_text[batch["shard"]],
                          drop_text=torch.rand(B, generator=g) < cfg.p_text_uncond)
-        return {k: v.to(info.device) for k, v in batch.items()}
+        return batch
 
     evaluate = None
     if info.is_main:

@@ -6,6 +6,16 @@ numbers to log) with AdamW, linear warm-up, gradient clipping, DDP when a proces
 exists, and every `ckpt_every` steps an atomic training state (`state.pt`: objective weights,
 optimiser, step) plus the exported model (`model.safetensors`) and the loss plot.
 
+Batches are made on the host (`batch_fn(step)` returns CPU tensors) and moved to the device
+here. With `prefetch` > 0, threads make the batches of the next `prefetch` steps while the
+current step runs (pinned memory and asynchronous copies on CUDA): a batch is a function of its
+step alone, so prefetched batches are the very ones a synchronous run draws.
+
+With `fit_steps` and a time limit, the run measures its own speed over `FIT_WINDOW` steps after
+`FIT_SKIP` warm-up steps and sets `steps` to what fits the remaining time, so the cosine decay
+and ECT's curriculum end when the time does (the fitted count is logged and written to
+`run.json`; resume such a run with `--steps` set to it).
+
 Why resume is exact: every random draw of step k comes from generators seeded by
 (seed, k, rank) (`batches.step_rng`), so the only state is weights, optimiser and step, all in
 `state.pt`. On CPU with the same thread count, a resumed run matches an uninterrupted one
@@ -22,6 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -53,6 +64,8 @@ class LoopConfig:
     ckpt_every: int = 100  # steps between checkpoints (and at the end)
     eval_every: int = 0  # steps between held-out evaluations (0: only at the end)
     time_limit_s: float = 0.0  # stop (with a checkpoint) after this wall time (0: none)
+    fit_steps: bool = False  # set `steps` from the measured speed to fill the time limit
+    prefetch: int = 0  # batches made ahead by threads (0: in the loop, synchronously)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every", "ckpt_every"):
@@ -60,6 +73,11 @@ class LoopConfig:
                 raise ConfigError(f"LoopConfig.{name}: expected >= 1, found {getattr(self, name)}")
         if self.lr <= 0:
             raise ConfigError(f"LoopConfig.lr: expected > 0, found {self.lr}")
+        if self.prefetch < 0:
+            raise ConfigError(f"LoopConfig.prefetch: expected >= 0, found {self.prefetch}")
+        if self.fit_steps and self.time_limit_s <= 0:
+            raise ConfigError("LoopConfig.fit_steps: expected a time limit (--max-minutes) to "
+                              f"fit the steps to, found time_limit_s {self.time_limit_s}")
 
     def lr_at(self, step: int) -> float:
         """Learning rate of optimiser step `step` (0-based)."""
@@ -72,7 +90,53 @@ class LoopConfig:
         return low + 0.5 * (self.lr - low) * (1 + math.cos(math.pi * min(frac, 1.0)))
 
 
-BatchFn = Callable[[int], Any]  # step -> batch on the device (rank is bound by the stage)
+BatchFn = Callable[[int], dict[str, torch.Tensor]]  # step -> host batch (rank bound by the stage)
+
+FIT_SKIP = 10  # steps before the speed is measured (allocator, kernel selection, page cache)
+FIT_WINDOW = 30  # steps the speed is measured over
+
+
+class Batches:
+    """`get(step)`: `batch_fn(step)` on `device`, made up to `depth` steps ahead by threads.
+
+    Steps must be asked for in increasing order (the loop's); each is made once.
+    """
+
+    def __init__(self, batch_fn: BatchFn, device: torch.device, depth: int) -> None:
+        self.batch_fn = batch_fn
+        self.device = torch.device(device)
+        self.depth = depth
+        self.pin = depth > 0 and self.device.type == "cuda"
+        self.pool = ThreadPoolExecutor(depth, "batches") if depth > 0 else None
+        self.pending: dict[int, Future] = {}
+
+    def _make(self, step: int) -> dict[str, torch.Tensor]:
+        batch = self.batch_fn(step)
+        return {k: v.pin_memory() for k, v in batch.items()} if self.pin else batch
+
+    def get(self, step: int) -> dict[str, torch.Tensor]:
+        if self.pool is None:
+            batch = self.batch_fn(step)
+        else:
+            for s in range(step, step + self.depth + 1):
+                if s not in self.pending:
+                    self.pending[s] = self.pool.submit(self._make, s)
+            batch = self.pending.pop(step).result()
+        return {k: v.to(self.device, non_blocking=self.pin) for k, v in batch.items()}
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for f in self.pending.values():
+                f.cancel()
+            self.pool.shutdown(wait=True)
+            self.pending.clear()
+
+
+def fitted_steps(cfg: LoopConfig, step: int, elapsed_s: float, window_s: float,
+                 window_steps: int) -> int:
+    """Total steps that end the run at its time limit, from `window_steps` in `window_s`."""
+    rate = window_steps / max(window_s, 1e-9)
+    return max(step + 1, step + int(rate * max(cfg.time_limit_s - elapsed_s, 0.0)))
 
 
 def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopConfig,
@@ -84,7 +148,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
     Args:
         stage: "vae", "stage1" or "stage2" (recorded, and checked on resume).
         objective: module with `forward(batch, step) -> {"loss": tensor, ...}`.
-        batch_fn: step -> batch (already on the device, this rank's share).
+        batch_fn: step -> this rank's batch as host tensors (moved to `info.device` here).
         cfg: the loop settings.
         info: from `init_distributed`.
         run: the run folder (every rank reads it on resume; only rank 0 writes).
@@ -93,7 +157,8 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
         resume: continue from `run/state.pt`; without it an existing state is refused.
 
     Returns:
-        {"step": last step, "loss": mean loss of the last logged window, "wall_s": ...}.
+        {"step": last step, "loss": mean loss of the last logged window, "wall_s": ...,
+        "steps": the planned total (fitted with `cfg.fit_steps`)}.
 
     Raises:
         CheckpointError: a state exists and resume is off, or the state is of another stage.
@@ -115,14 +180,28 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
         run.truncate_logs(start)
     ddp = wrap_ddp(objective, info)
     objective.train()
+    batches = Batches(batch_fn, info.device, cfg.prefetch)
+    try:
+        return _steps(cfg, start, stage, objective, ddp, opt, params, batches, info, run,
+                      export, evaluate)
+    finally:
+        batches.close()
+
+
+def _steps(cfg, start, stage, objective, ddp, opt, params, batches, info, run, export,
+           evaluate) -> dict[str, Any]:
     t0 = time.perf_counter()
     window: dict[str, list[float]] = {}
     last: dict[str, Any] = {"step": start, "loss": float("nan")}
     step = start
+    fit_at = start + FIT_SKIP + FIT_WINDOW if cfg.fit_steps else -1
+    t_fit = t0
     while step < cfg.steps:
+        if step == start + FIT_SKIP:
+            t_fit = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = cfg.lr_at(step)
-        out = ddp(batch_fn(step), step)
+        out = ddp(batches.get(step), step)
         loss = out["loss"]
         if not torch.isfinite(loss):
             raise ConfigError(f"{stage} step {step}: expected a finite loss, found {loss.item()}")
@@ -132,6 +211,17 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                  if cfg.grad_clip > 0 else torch.zeros(()))
         opt.step()
         step += 1
+        if step == fit_at:
+            now = time.perf_counter()
+            n = int(all_mean(float(fitted_steps(cfg, step, now - t0, now - t_fit, FIT_WINDOW)),
+                             info))
+            cfg = dataclasses.replace(cfg, steps=max(n, cfg.warmup_steps + 1))
+            if hasattr(objective, "total_steps"):  # ECT's curriculum follows the plan
+                objective.total_steps = cfg.steps
+            if info.is_main:
+                run.record_fitted_steps(cfg.steps)
+            log.info("%s: %.1f steps/s, steps fitted to the time limit: %d", stage,
+                     FIT_WINDOW / (now - t_fit), cfg.steps)
         for k, v in out.items():
             window.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else v)
         window.setdefault("grad_norm", []).append(float(gnorm))
@@ -163,6 +253,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
             log.info("%s: time limit %.0f s reached at step %d", stage, cfg.time_limit_s, step)
             break
     last["wall_s"] = time.perf_counter() - t0
+    last["steps"] = cfg.steps
     return last
 
 

@@ -118,6 +118,14 @@ class RunDir:
             "cuda": torch.cuda.is_available()})
         atomic_write_bytes(json.dumps(record, indent=1).encode(), path)
 
+    def record_fitted_steps(self, steps: int) -> None:
+        """Write the total steps fitted to the time limit into this start of run.json."""
+        path = self.root / "run.json"
+        record = json.loads(path.read_text())
+        record["starts"][-1]["fitted_steps"] = steps
+        record["config"]["loop"]["steps"] = steps
+        atomic_write_bytes(json.dumps(record, indent=1).encode(), path)
+
     def truncate_logs(self, step: int) -> None:
         """Drop log rows after `step` (a resumed run re-does them)."""
         for path in (self.log_path, self.eval_path):

@@ -164,7 +164,7 @@ def train_vae(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
         audio = segments.batch(step_rng(loop.seed, step, info.rank), loop.batch_size)
         g = step_torch_generator(loop.seed, step, info.rank)
         noise = torch.randn((loop.batch_size, L, T), generator=g)
-        return {"audio": audio.to(info.device), "noise": noise.to(info.device)}
+        return {"audio": audio, "noise": noise}
 
     clips = heldout_clips(data, cfg, hop) if info.is_main else []
     # The latent std is measured on whole seconds of many recordings: short random segments

@@ -13,7 +13,7 @@ from livefoley.models.checkpoint import load_checkpoint, save_checkpoint
 from livefoley.models.training import cli
 from livefoley.models.training.runstate import RunDir, load_training_state
 from livefoley.models.v2a import build_model
-from livefoley.protocol.errors import CheckpointError
+from livefoley.protocol.errors import CheckpointError, ConfigError
 
 from .helpers import small_config, write_flash_click_dataset
 
@@ -117,3 +117,24 @@ def test_two_process_gloo_ddp_trains_in_step(dataset, tmp_path):
     assert load_training_state(tmp_path / "run" / "state.pt")["step"] == 3
     assert json.loads((tmp_path / "run" / "run.json").read_text())[
         "starts"][0]["world_size"] == 2
+
+
+def test_prefetched_batches_train_like_synchronous_ones(dataset, tmp_path):
+    data, init = dataset
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert cli.main(_args(data, tmp_path / "s", init, "--steps", "4")) == 0
+        assert cli.main(_args(data, tmp_path / "f", init, "--steps", "4", "--prefetch", "3")) == 0
+    finally:
+        torch.use_deterministic_algorithms(False)
+    s = load_training_state(tmp_path / "s" / "state.pt")["objective"]
+    f = load_training_state(tmp_path / "f" / "state.pt")["objective"]
+    for k, v in s.items():
+        assert torch.allclose(v, f[k], atol=1e-6, rtol=0), k
+    assert json.loads((tmp_path / "f" / "run.json").read_text())["config"]["loop"]["prefetch"] == 3
+
+
+def test_fit_steps_needs_a_time_limit(dataset, tmp_path):
+    data, init = dataset
+    with pytest.raises(ConfigError, match=r"fit_steps: expected a time limit \(--max-minutes\)"):
+        cli.main(_args(data, tmp_path / "t", init, "--fit-steps"))
