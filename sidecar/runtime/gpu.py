@@ -119,7 +119,10 @@ class _FrameArray:
             "shape": (height, width, channels),
             "strides": (pitch, channels, 1),
             "typestr": "|u1",
-            "data": (imp.ptr, True),
+            # Writable as far as torch knows: torch refuses read-only interfaces ("the read
+            # only flag is not supported", seen on an H200, torch 2.11). Nothing here writes
+            # to a frame; the producer owns it.
+            "data": (imp.ptr, False),
             "version": 3,
             "stream": None,  # ordering is established by the explicit wait before the view
         }

