@@ -190,6 +190,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
 
 def _steps(cfg, start, stage, objective, ddp, opt, params, batches, info, run, export,
            evaluate) -> dict[str, Any]:
+    """The steps of `run_loop` from `start` (its caller closes `batches`)."""
     t0 = time.perf_counter()
     window: dict[str, list[float]] = {}
     last: dict[str, Any] = {"step": start, "loss": float("nan")}

@@ -77,8 +77,11 @@ def test_streaming_equals_offline(lmodel, sampler, nfe):
     assert pcm.shape == (2, T * hop, cfg.channels)
     assert torch.equal(pcm[:, :d * hop], torch.zeros_like(pcm[:, :d * hop]))  # the delay
     assert pcm[:, d * hop:].abs().max().item() > 0
-    assert (gen.generate_latents(frames) - patches).abs().max().item() < TOL
-    assert (gen.generate(frames) - pcm).abs().max().item() < TOL
+    # float32 summation order differs between the two passes, so the error scales with the
+    # values: random-weight Heun latents reach ~150 (an absolute 1e-4 failed on an AMD EPYC).
+    scale = max(1.0, patches.abs().max().item())
+    assert (gen.generate_latents(frames) - patches).abs().max().item() < TOL * scale
+    assert (gen.generate(frames) - pcm).abs().max().item() < TOL * max(1.0, pcm.abs().max().item())
     n = (T // K) * K
     with torch.no_grad():
         tokens = lmodel.vision(frames, "RGBA8")[:, :n]
