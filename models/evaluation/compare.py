@@ -27,15 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from livefoley.models.evaluation.report import METRICS as REPORT_METRICS
 from livefoley.models.evaluation.runner import aggregate
 from livefoley.protocol.errors import ConfigError
 
-# (summary key, which direction is better)
-METRICS: tuple[tuple[str, str], ...] = (
-    ("onset_f", "higher"), ("onset_precision", "higher"), ("onset_recall", "higher"),
-    ("abs_lag_ms", "lower"), ("lag_peak_corr", "higher"), ("mr_stft", "lower"),
-    ("log_mel_l1", "lower"), ("ild_corr", "higher"))
-SET_METRICS: tuple[tuple[str, str], ...] = (("fd_aisfx", "lower"),)
+# The report's metrics as (summary key, which direction is better): per clip, and over the set.
+SET_KEYS = ("fd_aisfx",)
+METRICS = tuple((k, b) for k, _, b in REPORT_METRICS if k not in SET_KEYS)
+SET_METRICS = tuple((k, b) for k, _, b in REPORT_METRICS if k in SET_KEYS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +66,8 @@ def load_results(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"eval results {p}: expected JSON, found unreadable text ({exc})") from exc
+        raise ConfigError(f"eval results {p}: expected JSON, found unreadable text "
+                          f"({exc})") from exc
     if not isinstance(data, dict) or "per_episode" not in data or "episodes" not in data:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ConfigError(f"eval results {p}: expected the keys 'episodes' and 'per_episode' "

@@ -124,6 +124,12 @@ class Batches:
             batch = self.pending.pop(step).result()
         return {k: v.to(self.device, non_blocking=self.pin) for k, v in batch.items()}
 
+    def __enter__(self) -> "Batches":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.pool is not None:
             for f in self.pending.values():
@@ -180,82 +186,79 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
         run.truncate_logs(start)
     ddp = wrap_ddp(objective, info)
     objective.train()
-    batches = Batches(batch_fn, info.device, cfg.prefetch)
-    try:
-        return _steps(cfg, start, stage, objective, ddp, opt, params, batches, info, run,
-                      export, evaluate)
-    finally:
-        batches.close()
-
-
-def _steps(cfg, start, stage, objective, ddp, opt, params, batches, info, run, export,
-           evaluate) -> dict[str, Any]:
-    """The steps of `run_loop` from `start` (its caller closes `batches`)."""
     t0 = time.perf_counter()
     window: dict[str, list[float]] = {}
     last: dict[str, Any] = {"step": start, "loss": float("nan")}
     step = start
     fit_at = start + FIT_SKIP + FIT_WINDOW if cfg.fit_steps else -1
     t_fit = t0
-    while step < cfg.steps:
-        if step == start + FIT_SKIP:
-            t_fit = time.perf_counter()
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr_at(step)
-        out = ddp(batches.get(step), step)
-        loss = out["loss"]
-        if not torch.isfinite(loss):
-            raise ConfigError(f"{stage} step {step}: expected a finite loss, found {loss.item()}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = (torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                 if cfg.grad_clip > 0 else torch.zeros(()))
-        opt.step()
-        step += 1
-        if step == fit_at:
-            now = time.perf_counter()
-            n = int(all_mean(float(fitted_steps(cfg, step, now - t0, now - t_fit, FIT_WINDOW)),
-                             info))
-            cfg = dataclasses.replace(cfg, steps=max(n, cfg.warmup_steps + 1))
-            if hasattr(objective, "total_steps"):  # ECT's curriculum follows the plan
-                objective.total_steps = cfg.steps
-            if info.is_main:
-                run.record_fitted_steps(cfg.steps)
-            log.info("%s: %.1f steps/s, steps fitted to the time limit: %d", stage,
-                     FIT_WINDOW / (now - t_fit), cfg.steps)
-        for k, v in out.items():
-            window.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else v)
-        window.setdefault("grad_norm", []).append(float(gnorm))
-        timed_out = cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s
-        if step % cfg.log_every == 0 or step == cfg.steps or timed_out:
-            row = {k: all_mean(sum(v) / len(v), info) for k, v in window.items()}
-            row.update(step=step, lr=cfg.lr_at(step - 1),
-                       wall_s=round(time.perf_counter() - t0, 2))
-            window = {}
-            last = dict(row)
-            if info.is_main:
-                run.append(row)
-                log.info("%s step %d/%d: %s", stage, step, cfg.steps, " ".join(
-                    f"{k}={v:.4g}" for k, v in row.items() if k not in ("step",)))
-        want_eval = evaluate is not None and (
-            (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps or timed_out)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
-            _save_state(objective, opt, step, stage, run, info, export)
-        if want_eval and info.is_main:
-            objective.eval()
-            numbers = evaluate()
-            objective.train()
-            if info.is_main:
-                run.append({"step": step, **numbers}, kind="eval")
-                run.write_plot()
-            log.info("%s step %d held-out: %s", stage, step, numbers)
-            last["eval"] = numbers
-        if timed_out:
-            log.info("%s: time limit %.0f s reached at step %d", stage, cfg.time_limit_s, step)
-            break
+    with Batches(batch_fn, info.device, cfg.prefetch) as batches:
+        while step < cfg.steps:
+            if step == start + FIT_SKIP:
+                t_fit = time.perf_counter()
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr_at(step)
+            out = ddp(batches.get(step), step)
+            loss = out["loss"]
+            if not torch.isfinite(loss):
+                raise ConfigError(f"{stage} step {step}: expected a finite loss, "
+                                  f"found {loss.item()}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = (torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                     if cfg.grad_clip > 0 else torch.zeros(()))
+            opt.step()
+            step += 1
+            if step == fit_at:
+                cfg = _fit_to_time(cfg, step, t0, t_fit, stage, objective, run, info)
+            for k, v in out.items():
+                window.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else v)
+            window.setdefault("grad_norm", []).append(float(gnorm))
+            timed_out = cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s
+            if step % cfg.log_every == 0 or step == cfg.steps or timed_out:
+                row = {k: all_mean(sum(v) / len(v), info) for k, v in window.items()}
+                row.update(step=step, lr=cfg.lr_at(step - 1),
+                           wall_s=round(time.perf_counter() - t0, 2))
+                window = {}
+                last = dict(row)
+                if info.is_main:
+                    run.append(row)
+                    log.info("%s step %d/%d: %s", stage, step, cfg.steps, " ".join(
+                        f"{k}={v:.4g}" for k, v in row.items() if k not in ("step",)))
+            want_eval = evaluate is not None and (
+                (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps or timed_out)
+            if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
+                _save_state(objective, opt, step, stage, run, info, export)
+            if want_eval and info.is_main:
+                objective.eval()
+                numbers = evaluate()
+                objective.train()
+                if info.is_main:
+                    run.append({"step": step, **numbers}, kind="eval")
+                    run.write_plot()
+                log.info("%s step %d held-out: %s", stage, step, numbers)
+                last["eval"] = numbers
+            if timed_out:
+                log.info("%s: time limit %.0f s reached at step %d", stage, cfg.time_limit_s, step)
+                break
     last["wall_s"] = time.perf_counter() - t0
     last["steps"] = cfg.steps
     return last
+
+
+def _fit_to_time(cfg: LoopConfig, step: int, t0: float, t_fit: float, stage: str,
+                 objective: nn.Module, run: RunDir, info: DistInfo) -> LoopConfig:
+    """`cfg` with `steps` fitted to the time left (`cfg.fit_steps`), recorded and logged."""
+    now = time.perf_counter()
+    n = int(all_mean(float(fitted_steps(cfg, step, now - t0, now - t_fit, FIT_WINDOW)), info))
+    cfg = dataclasses.replace(cfg, steps=max(n, cfg.warmup_steps + 1))
+    if hasattr(objective, "total_steps"):  # ECT's curriculum follows the plan
+        objective.total_steps = cfg.steps
+    if info.is_main:
+        run.record_fitted_steps(cfg.steps)
+    log.info("%s: %.1f steps/s, steps fitted to the time limit: %d", stage,
+             FIT_WINDOW / (now - t_fit), cfg.steps)
+    return cfg
 
 
 def _save_state(objective: nn.Module, opt: torch.optim.Optimizer, step: int, stage: str,

@@ -105,8 +105,7 @@ class RunDir:
 
     def record_start(self, *, stage: str, config: dict[str, Any], resumed_from: int) -> None:
         """Append this start (command, seeds, config, host) to run.json."""
-        path = self.root / "run.json"
-        record = json.loads(path.read_text()) if path.exists() else {"starts": []}
+        record = self._read_record()
         record["stage"] = stage
         record["config"] = config
         record["starts"].append({
@@ -116,15 +115,21 @@ class RunDir:
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "world_size": int(os.environ.get("WORLD_SIZE", "1")),
             "cuda": torch.cuda.is_available()})
-        atomic_write_bytes(json.dumps(record, indent=1).encode(), path)
+        self._write_record(record)
 
     def record_fitted_steps(self, steps: int) -> None:
         """Write the total steps fitted to the time limit into this start of run.json."""
-        path = self.root / "run.json"
-        record = json.loads(path.read_text())
+        record = self._read_record()
         record["starts"][-1]["fitted_steps"] = steps
         record["config"]["loop"]["steps"] = steps
-        atomic_write_bytes(json.dumps(record, indent=1).encode(), path)
+        self._write_record(record)
+
+    def _read_record(self) -> dict[str, Any]:
+        path = self.root / "run.json"
+        return json.loads(path.read_text()) if path.exists() else {"starts": []}
+
+    def _write_record(self, record: dict[str, Any]) -> None:
+        atomic_write_bytes(json.dumps(record, indent=1).encode(), self.root / "run.json")
 
     def truncate_logs(self, step: int) -> None:
         """Drop log rows after `step` (a resumed run re-does them)."""
