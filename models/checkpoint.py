@@ -37,8 +37,12 @@ FORMAT_NAME = "livefoley.v2a"
 SCHEMA_VERSION = 1
 
 
-def save_checkpoint(model: V2AModel, path: str | os.PathLike) -> None:
+def save_checkpoint(model: V2AModel, path: str | os.PathLike, *, only: str = "") -> None:
     """Write `model`'s tensors and config to `path` (safetensors).
+
+    Args:
+        only: a top-level part (e.g. "vae") to write alone: a partial file for
+            `load_vae_into`, which `load_checkpoint` refuses by name.
 
     Thread-safety: do not step the model concurrently. Real-time safe: no.
     """
@@ -46,7 +50,10 @@ def save_checkpoint(model: V2AModel, path: str | os.PathLike) -> None:
     cfg = dataclasses.replace(cfg, vision=dataclasses.replace(cfg.vision, checkpoint_path=""))
     meta = {"format": FORMAT_NAME, "schema_version": str(SCHEMA_VERSION),
             "config": json.dumps(cfg.to_dict(), sort_keys=True)}
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()
+               if not only or k.startswith(only + ".")}
+    if only:
+        meta["only"] = only
     save_file(tensors, os.fspath(path), metadata=meta)
     log.info("saved checkpoint %s (%d tensors)", path, len(tensors))
 
@@ -151,6 +158,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
     model = build_model(found_cfg)
     expected = model.state_dict()
     with safe_open(os.fspath(path), framework="pt") as f:
+        only = (f.metadata() or {}).get("only")
+        if only:
+            raise CheckpointError(f"checkpoint {path}: expected a whole model, found only its "
+                                  f"{only!r} part (use it with `train --vae-from`)")
         keys = set(f.keys())
         missing = sorted(set(expected) - keys)
         extra = sorted(keys - set(expected))
@@ -175,6 +186,31 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
     model.load_state_dict(state, strict=True)
     log.info("loaded checkpoint %s", path)
     return model.to(device).eval()
+
+
+def load_vae_into(model: V2AModel, path: str | os.PathLike) -> None:
+    """Replace `model`'s VAE by the one in `path` (a whole checkpoint or a VAE-only file); the
+    latent scale is folded into the VAE's weights, so it travels with them.
+
+    Raises:
+        CheckpointError: the file fails `read_checkpoint_config`'s checks, its VAE config
+            differs from the model's (each differing field named), or its VAE tensors do not
+            match the model's.
+
+    Thread-safety: do not step the model concurrently. Real-time safe: no.
+    """
+    diffs = _diff_configs(model.config.vae.to_dict(), read_checkpoint_config(path).vae.to_dict())
+    if diffs:
+        raise CheckpointError(f"checkpoint {path}: VAE config differs from the model's: "
+                              + "; ".join(diffs))
+    with safe_open(os.fspath(path), framework="pt") as f:
+        state = {k[len("vae."):]: f.get_tensor(k) for k in f.keys() if k.startswith("vae.")}
+    try:
+        model.vae.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path}: expected the model's VAE tensors, found "
+                              f"others: {e}") from e
+    log.info("took the VAE from %s", path)
 
 
 def load_model(path_or_preset: str, device: str | torch.device = "cpu") -> V2AModel:

@@ -12,6 +12,8 @@
 # Every stage is bounded, and a stage that fails leaves its time to the next.
 # First run (2026-12-04, H200): 456 s; data 58 s, VAE 80 s, stage 1 179 s, stage 2 64 s, bench 19 s
 # (benchmarks/RESULTS.md, models/weights/MODEL_CARD.md). With BENCH=0 S1_MIN=4 the stages get it all.
+# Second run (2026-12-04, later): VAE_FROM=<the first run's VAE, saved VAE-only> CANDIDATES="a b" with
+# S1_ARGS_b="--batch 128 --lr 1e-3", BENCH=0 S1_MIN=5.5 S2_MIN=1.5: 519 s (benchmarks/RESULTS.md).
 # Rehearse on CPU: DEV=cpu BUDGET=200 GEN_S=20 EPISODES=4 VAE_MIN=0.3 S1_MIN=0.5 S2_MIN=0.3 ...
 set -u
 T0=$(date +%s)
@@ -25,6 +27,8 @@ S1_MIN=${S1_MIN:-3.2}
 S2_MIN=${S2_MIN:-1.3}
 GPU_TESTS=${GPU_TESTS:-1}  # 0: skip pytest -m gpu (its time goes nowhere: it runs beside the recording)
 BENCH=${BENCH:-1}          # 0: skip the sr bench and give its time to the three stages
+CANDIDATES=${CANDIDATES:-g}  # generator runs trained side by side (see S1_ARGS_NAME below)
+VAE_FROM=${VAE_FROM:-}     # a checkpoint whose trained VAE is kept: no VAE stage
 OUT=${OUT:-/tmp/gpu-session-out}
 R=${RUNS:-/tmp/runs}
 D=${DATA:-/tmp/doom}
@@ -34,10 +38,12 @@ elapsed() { echo $(( $(date +%s) - T0 )); }
 left() { echo $(( BUDGET - $(elapsed) )); }
 say() { echo "[$(elapsed) s] $*"; }
 export PYTHONUNBUFFERED=1 TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1
+# $OUT holds at most 8 files of 16 MiB (64 MiB in all): two models per candidate (14.6 MB each),
+# session.log, pytest-gpu.log and runs.tgz (logs and curves): at most two candidates.
 pack() {  # what the model card and RESULTS.md need, after every stage (a killed call keeps it)
-  for s in stage1 stage2; do
-    [ -f "$R/g-$s/model.safetensors" ] && cp "$R/g-$s/model.safetensors" "$OUT/g-$s.safetensors"
-  done
+  for c in $CANDIDATES; do for s in stage1 stage2; do
+    [ -f "$R/$c-$s/model.safetensors" ] && cp "$R/$c-$s/model.safetensors" "$OUT/$c-$s.safetensors"
+  done; done
   tar -C "$R" --exclude=cache --exclude=state.pt --exclude=model.safetensors -czf "$OUT/runs.tgz" . 2>/dev/null
 }
 
@@ -66,7 +72,7 @@ if [ -d .debs ]; then
 fi
 
 say "data: held-out 8, then up to $EPISODES training episodes for $GEN_S s, with pytest -m gpu beside it"
-[ "$GPU_TESTS" = 1 ] && ( timeout 150 python3 -m pytest -q -p no:cacheprovider -W default -m gpu $(grep -rl "mark.gpu" tests) \
+[ "$GPU_TESTS" = 1 ] && ( timeout 75 python3 -m pytest -q -p no:cacheprovider -W default -m gpu $(grep -rl "mark.gpu" tests) \
     > "$OUT/pytest-gpu.log" 2>&1; echo "pytest rc $?" >> "$OUT/pytest-gpu.log" ) &
 PYTEST_PID=$!
 LD_LIBRARY_PATH=$OAL${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
@@ -78,21 +84,45 @@ cp -al "$D-heldout"/shards/heldout-* "$D/shards/" 2>/dev/null
 say "data: $(ls "$D/shards" | grep -c '^train-') training and $(ls "$D/shards" | grep -c '^heldout-') held-out shards; $(du -sh "$D" | cut -f1)"
 if [ "$GPU_TESTS" = 1 ]; then wait $PYTEST_PID; tail -n 3 "$OUT/pytest-gpu.log"; fi
 
-COMMON="--data $D --device $DEV --fit-steps --log-every 50 --ckpt-every 2000 --seed 10"
-say "vae"
-$LF train vae $COMMON --out "$R/g-vae" --preset tiny --steps 1000000 --batch 32 --lr 1e-3 \
-  --warmup 100 --decay-final 0.05 --max-minutes "$VAE_MIN" --prefetch 4 | tail -n 3
+COMMON="--data $D --device $DEV --fit-steps --log-every 50 --ckpt-every 2000 --eval-every 2000 --seed 10"
+# Candidates train side by side on the one GPU (each is launch-bound, far from filling it);
+# candidate NAME adds S1_ARGS_NAME / S2_ARGS_NAME to the shared arguments (later ones win).
+N_CAND=$(echo $CANDIDATES | wc -w)
+THREADS=$(( $(nproc) / N_CAND ))
+if [ -n "$VAE_FROM" ]; then
+  say "vae: kept from $VAE_FROM (no VAE stage)"
+  S1_INIT="--preset tiny --vae-from $VAE_FROM"
+else
+  say "vae"
+  $LF train vae $COMMON --out "$R/g-vae" --preset tiny --steps 1000000 --batch 32 --lr 1e-3 \
+    --warmup 100 --decay-final 0.05 --max-minutes "$VAE_MIN" --prefetch 4 | tail -n 3
+  S1_INIT="--init $R/g-vae/model.safetensors"
+fi
 pack
-say "stage 1"
-$LF train stage1 $COMMON --out "$R/g-stage1" --init "$R/g-vae/model.safetensors" --steps 1000000 \
-  --batch 64 --lr 8e-4 --warmup 200 --decay-final 0.05 --prev-noise 0.5 --max-minutes "$S1_MIN" \
-  --prefetch 6 | tail -n 3
+say "stage 1: $CANDIDATES"
+PIDS=""
+for c in $CANDIDATES; do
+  v="S1_ARGS_$c"
+  $LF train stage1 $COMMON --out "$R/$c-stage1" $S1_INIT --steps 1000000 --batch 64 --lr 8e-4 \
+    --warmup 200 --decay-final 0.05 --prev-noise 0.5 --max-minutes "$S1_MIN" --prefetch 6 \
+    --threads "$THREADS" ${!v:-} > "$R/$c-stage1.log" 2>&1 &
+  PIDS="$PIDS $!"
+done
+wait $PIDS  # by pid: a bare wait would also wait for the log's tee
+for c in $CANDIDATES; do tail -n 2 "$R/$c-stage1.log"; done
 pack
-say "stage 2"
-mkdir -p "$R/g-stage2" && cp -al "$R/g-stage1/cache" "$R/g-stage2/cache" 2>/dev/null
-$LF train stage2 $COMMON --out "$R/g-stage2" --init "$R/g-stage1/model.safetensors" --steps 1000000 \
-  --batch 64 --lr 2e-4 --warmup 50 --decay-final 0.05 --prev-noise 0.5 --max-minutes "$S2_MIN" \
-  --prefetch 6 | tail -n 3
+say "stage 2: $CANDIDATES"
+PIDS=""
+for c in $CANDIDATES; do
+  v="S2_ARGS_$c"
+  mkdir -p "$R/$c-stage2" && cp -al "$R/$c-stage1/cache" "$R/$c-stage2/cache" 2>/dev/null
+  $LF train stage2 $COMMON --out "$R/$c-stage2" --init "$R/$c-stage1/model.safetensors" \
+    --steps 1000000 --batch 64 --lr 2e-4 --warmup 50 --decay-final 0.05 --prev-noise 0.5 \
+    --max-minutes "$S2_MIN" --prefetch 6 --threads "$THREADS" ${!v:-} > "$R/$c-stage2.log" 2>&1 &
+  PIDS="$PIDS $!"
+done
+wait $PIDS
+for c in $CANDIDATES; do tail -n 2 "$R/$c-stage2.log"; done
 pack
 if [ "$BENCH" = 1 ] && [ "$(left)" -gt 45 ]; then
   say "bench sr ($(left) s left)"

@@ -78,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--head-repeats", type=int, default=4,
                            help="noise draws per frame condition (MAR's batch multiplier)")
         if name != "vae":
+            p.add_argument("--vae-from", default=None,
+                           help="take the trained VAE from this checkpoint, whole or VAE-only (the rest "
+                                "from --init or the preset's seeded weights): a fresh generator "
+                                "on a kept VAE")
             p.add_argument("--p-text-uncond", type=float, default=0.2,
                            help="null text token probability (models with text)")
             p.add_argument("--prev-noise", type=float, default=0.0,
@@ -97,13 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model(args):
-    from livefoley.models.checkpoint import load_checkpoint
+    from livefoley.models.checkpoint import load_checkpoint, load_vae_into
     from livefoley.models.config import get_preset
     from livefoley.models.v2a import build_model
 
-    if args.init:
-        return load_checkpoint(args.init)
-    return build_model(get_preset(args.preset))
+    model = load_checkpoint(args.init) if args.init else build_model(get_preset(args.preset))
+    if getattr(args, "vae_from", None):
+        load_vae_into(model, args.vae_from)
+    return model
 
 
 def main(args: argparse.Namespace) -> int:
