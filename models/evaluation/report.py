@@ -75,7 +75,9 @@ def write_report(out: Path, results: dict[str, Any], clips: list[dict[str, Any]]
     lines = [
         "# LiveFoley evaluation",
         "",
-        f"Data: `{results['data_root']}`; {len(clips)} held-out clips "
+        f"Data: `{results['data_root']}`; {len(clips)} held-out clips"
+        + (f" (the first {len(clips)} of {results['heldout_available']}: --max-episodes)"
+           if results.get("heldout_available", len(clips)) > len(clips) else "") + " "
         f"({sum(e['seconds'] for e in results['episodes']):.0f} s, maps unseen in training: "
         + ", ".join(sorted({str(e['scenario']) for e in results['episodes']})) + f"); "
         f"retrieval index: {results['train_shards']} training shards; {sr} Hz.",

@@ -147,7 +147,11 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    held = [read_shard(p) for p in list_shards(data_root, "heldout")[: config.max_episodes]]
+    held_paths = list_shards(data_root, "heldout")
+    if len(held_paths) > config.max_episodes:
+        log.warning("evaluating the first %d of %d held-out episodes (--max-episodes)",
+                    config.max_episodes, len(held_paths))
+    held = [read_shard(p) for p in held_paths[: config.max_episodes]]
     train = [read_shard(p) for p in list_shards(data_root, "train")[: config.nn_train_shards]]
     if not held or not train:
         raise ConfigError(f"evaluate {data_root}: expected train and heldout shards, found "
@@ -191,7 +195,7 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
         "data_root": str(data_root), "sample_rate_hz": sr, "config": dataclasses.asdict(config),
         "episodes": [{"name": c["name"], "scenario": c["scenario"],
                       "seconds": len(c["real"]) / sr} for c in clips],
-        "train_shards": len(train), "systems": list(systems), "model_name":
+        "heldout_available": len(held_paths), "train_shards": len(train), "systems": list(systems), "model_name":
         model_name if generate is not None else None, "model_info": model_info or {},
         "summary": summary, "per_episode": per, "generate_seconds": timings,
         "wall_s": time.perf_counter() - t0,

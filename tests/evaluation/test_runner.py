@@ -121,3 +121,13 @@ def test_shuffled_uses_another_episode():
 def test_dataset_without_heldout_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"found 0 train and 0 heldout"):
         evaluate(tmp_path, tmp_path / "out")
+
+
+def test_a_capped_run_says_how_many_clips_it_left_out(dataset, tmp_path, caplog):
+    cfg = EvalConfig(max_episodes=1, max_seconds=1.0, embeddings=False, examples=0, plots=False)
+    with caplog.at_level("WARNING"):
+        res = evaluate(dataset, tmp_path, generate=_oracle(dataset, 0.0), model_name="oracle0",
+                       config=cfg)
+    assert len(res["episodes"]) == 1 and res["heldout_available"] == 2
+    assert "the first 1 of 2 held-out episodes" in caplog.text
+    assert "1 held-out clips (the first 1 of 2: --max-episodes)" in (tmp_path / "report.md").read_text()
