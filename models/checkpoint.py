@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 FORMAT_NAME = "livefoley.v2a"
 SCHEMA_VERSION = 1
+# Sampling defaults a checkpoint may carry (metadata "sampling", JSON): the CFG scale chosen
+# for it on validation data. Readers use them when the user names no value.
+SAMPLING_KEYS = ("guidance_scale",)
 
 
 def save_checkpoint(model: V2AModel, path: str | os.PathLike, *, only: str = "") -> None:
@@ -54,6 +57,8 @@ def save_checkpoint(model: V2AModel, path: str | os.PathLike, *, only: str = "")
                if not only or k.startswith(only + ".")}
     if only:
         meta["only"] = only
+    if model.sampling_defaults:
+        meta["sampling"] = json.dumps(model.sampling_defaults, sort_keys=True)
     save_file(tensors, os.fspath(path), metadata=meta)
     log.info("saved checkpoint %s (%d tensors)", path, len(tensors))
 
@@ -96,13 +101,8 @@ def _diff_configs(expected: dict[str, Any], found: dict[str, Any], prefix: str =
     return out
 
 
-def read_checkpoint_config(path: str | os.PathLike) -> ModelConfig:
-    """The ModelConfig stored in a checkpoint (after the completeness and schema checks).
-
-    Raises:
-        CheckpointError: missing, truncated, foreign format, future schema, bad config.
-    """
-    path = Path(path)
+def _read_metadata(path: Path) -> dict[str, str]:
+    """The safetensors metadata of a checkpoint, after the completeness and schema checks."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: expected a file, found none")
     _check_complete(path)
@@ -124,10 +124,61 @@ def read_checkpoint_config(path: str | os.PathLike) -> ModelConfig:
                               f"found {schema} (written by a newer LiveFoley)")
     if schema < 1:
         raise CheckpointError(f"checkpoint {path}: expected schema version >= 1, found {schema}")
+    return meta
+
+
+def read_checkpoint_config(path: str | os.PathLike) -> ModelConfig:
+    """The ModelConfig stored in a checkpoint (after the completeness and schema checks).
+
+    Raises:
+        CheckpointError: missing, truncated, foreign format, future schema, bad config.
+    """
+    path = Path(path)
+    meta = _read_metadata(path)
     try:
         return ModelConfig.from_dict(json.loads(meta.get("config", "")))
     except (json.JSONDecodeError, LiveFoleyError) as e:
         raise CheckpointError(f"checkpoint {path}: expected a valid ModelConfig, found: {e}") from e
+
+
+def _parse_sampling(path: Path, text: str) -> dict[str, float]:
+    try:
+        found = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"checkpoint {path}: expected sampling defaults as JSON, "
+                              f"found {text!r} ({e})") from e
+    if not isinstance(found, dict) or set(found) - set(SAMPLING_KEYS):
+        raise CheckpointError(f"checkpoint {path}: expected sampling defaults with keys from "
+                              f"{list(SAMPLING_KEYS)}, found {found!r}")
+    return check_sampling_defaults(found, where=f"checkpoint {path}")
+
+
+def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, float]:
+    """Validate sampling defaults ({"guidance_scale": w}, w >= 1); returns them as floats.
+
+    Raises:
+        CheckpointError: an unknown key or a value out of range, named with `where`.
+    """
+    out = {}
+    for key, value in values.items():
+        if key not in SAMPLING_KEYS:
+            raise CheckpointError(f"{where}: sampling default {key!r}: expected one of "
+                                  f"{list(SAMPLING_KEYS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1.0:
+            raise CheckpointError(f"{where}: sampling default {key}: expected a number >= 1, "
+                                  f"found {value!r}")
+        out[key] = float(value)
+    return out
+
+
+def read_sampling_defaults(path: str | os.PathLike) -> dict[str, float]:
+    """How the checkpoint's trainer recommends sampling it ({} when it does not say).
+
+    Raises:
+        CheckpointError: see `read_checkpoint_config`; malformed sampling defaults.
+    """
+    path = Path(path)
+    return _parse_sampling(path, _read_metadata(path).get("sampling", "{}"))
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
@@ -184,6 +235,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
                                       f"found {t.dtype}")
             state[k] = t
     model.load_state_dict(state, strict=True)
+    model.sampling_defaults = read_sampling_defaults(path)
     log.info("loaded checkpoint %s", path)
     return model.to(device).eval()
 

@@ -48,6 +48,7 @@ from livefoley.protocol.errors import ConfigError, ProtocolError
 log = logging.getLogger(__name__)
 
 SAMPLERS = ("consistency", "heun")
+DEFAULT_GUIDANCE = 3.0  # CFG scale of a model whose checkpoint names none
 
 
 class StreamingGenerator(PromptControl):
@@ -74,8 +75,10 @@ class StreamingGenerator(PromptControl):
         self.seed = seed
         self.nfe = 1
         self.guidance = guidance
-        # SoundReactor's default for its latency benchmark (Table 6 caption); 1 = no guidance.
-        self.guidance_scale = 3.0 if guidance else 1.0
+        # The model's own default when its checkpoint names one, else SoundReactor's default
+        # for its latency benchmark (Table 6 caption); 1 = no guidance.
+        self.guidance_scale = (model.sampling_defaults.get("guidance_scale", DEFAULT_GUIDANCE)
+                               if guidance else 1.0)
         self.sampler = "consistency"
         self.steps = 32
         self.last_timings_ms: dict[str, float] = {}  # wall time per stage (perf_counter)
@@ -86,7 +89,7 @@ class StreamingGenerator(PromptControl):
         if prompt_ramp_steps < 1:
             raise ConfigError(f"prompt_ramp_steps: expected >= 1, found {prompt_ramp_steps}")
         self.prompt_ramp_steps = int(prompt_ramp_steps)
-        self.text_guidance_scale = 3.0 if guidance else 1.0
+        self.text_guidance_scale = DEFAULT_GUIDANCE if guidance else 1.0
         self._prompts = PromptRows()  # the prompt of each session (batch row)
         self.reset(batch_size)
 

@@ -18,6 +18,7 @@ COMMANDS = {
     "data": ("livefoley.models.data.cli", "generate and inspect datasets"),
     "train": ("livefoley.models.training.cli", "train the VAE and the generator"),
     "eval": ("livefoley.models.evaluation.cli", "evaluate a model against baselines"),
+    "model": ("livefoley.models.model_cli", "show a checkpoint; record its sampling defaults"),
     "eval-compare": ("livefoley.models.evaluation.compare_cli",
                      "is one eval run better than another beyond clip-to-clip noise"),
 }

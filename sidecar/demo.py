@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="out", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nfe", type=int, default=1)
-    parser.add_argument("--guidance-scale", type=float, default=3.0)
+    parser.add_argument("--guidance-scale", type=float, default=None,
+                        help="CFG scale (default: the scale the checkpoint records, else 3)")
     parser.add_argument("--target-latency-ms", type=float, default=None,
                         help="ring fill the sidecar keeps (default: two model steps)")
     parser.add_argument("--block-frames", type=int, default=BLOCK_FRAMES, help="audio callback size")

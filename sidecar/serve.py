@@ -16,6 +16,7 @@ import signal
 import time
 
 from livefoley.sidecar.runtime.config import RuntimeConfig
+from livefoley.sidecar.runtime.model import recommended_guidance
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adaptive-extra-steps", type=float, default=1.0,
                         help="how far (in steps) the live target may rise after the reader underruns; 0 = fixed")
     parser.add_argument("--nfe", type=int, default=1, help="head evaluations per step at full quality")
-    parser.add_argument("--guidance-scale", type=float, default=3.0,
-                        help="classifier-free guidance (1 = off; 3 is SoundReactor's default)")
+    parser.add_argument("--guidance-scale", type=float, default=None,
+                        help="classifier-free guidance (1 = off; default: the scale the checkpoint "
+                             "records, else 3, SoundReactor's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gain", type=float, default=1.0)
     parser.add_argument("--warmup-steps", type=int, default=3)
@@ -54,7 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> RuntimeConfig:
     return RuntimeConfig(target_latency_steps=args.target_latency_steps, target_latency_ms=args.target_latency_ms,
-                         lockstep=args.lockstep, adaptive_extra_steps=args.adaptive_extra_steps, nfe=args.nfe, guidance_scale=args.guidance_scale, seed=args.seed,
+                         lockstep=args.lockstep, adaptive_extra_steps=args.adaptive_extra_steps, nfe=args.nfe,
+                         guidance_scale=(args.guidance_scale if args.guidance_scale is not None
+                                         else recommended_guidance(args.model)), seed=args.seed,
                          warmup_steps=args.warmup_steps)
 
 

@@ -75,6 +75,22 @@ def resolve_model(spec: str | None) -> ModelChoice:
     return ModelChoice(str(path), True, f"checkpoint {path}")
 
 
+def recommended_guidance(spec: str | None) -> float:
+    """The CFG scale `--model spec` is best sampled at: the one its checkpoint records (chosen
+    on validation data, `livefoley model --set-guidance`), else the generator's default.
+
+    Raises:
+        CheckpointError: a path that does not exist or is not a readable checkpoint.
+    """
+    from livefoley.models.checkpoint import read_sampling_defaults
+    from livefoley.models.generator import DEFAULT_GUIDANCE
+
+    choice = resolve_model(spec)
+    if not choice.trained:
+        return DEFAULT_GUIDANCE
+    return read_sampling_defaults(choice.spec).get("guidance_scale", DEFAULT_GUIDANCE)
+
+
 class ModelRunner:
     """One generator for a batch of sessions, with warm-up, timings and quality levels.
 

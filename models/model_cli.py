@@ -1,0 +1,67 @@
+"""`livefoley model`: what a checkpoint holds, and the sampling defaults it carries.
+
+    livefoley model models/weights/default.safetensors                    # show
+    livefoley model runs/s2/model.safetensors --set-guidance 2 --out m.safetensors
+
+What it is: a reader of a checkpoint's config, size and sampling defaults, and a writer of
+the defaults (the CFG scale chosen on validation data, which the generator, `serve`, `demo`,
+`render` and `eval` then use when given none). The weights are copied unchanged; the new
+file is written beside its destination and renamed over it, so a reader never sees half a file.
+
+What it is not: training or conversion; the tensors are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="a livefoley.v2a safetensors file")
+    parser.add_argument("--set-guidance", type=float, default=None, metavar="W",
+                        help="record W (>= 1) as the model's CFG scale")
+    parser.add_argument("--clear-sampling", action="store_true",
+                        help="remove the recorded sampling defaults")
+    parser.add_argument("--out", default=None,
+                        help="where to write the changed file (default: over the checkpoint)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from livefoley.models.checkpoint import (
+        check_sampling_defaults,
+        load_checkpoint,
+        save_checkpoint,
+    )
+    from livefoley.protocol.errors import ConfigError
+
+    if args.set_guidance is not None and args.clear_sampling:
+        raise ConfigError("livefoley model: expected one of --set-guidance and --clear-sampling, "
+                          "found both")
+    model = load_checkpoint(args.checkpoint)
+    changing = args.set_guidance is not None or args.clear_sampling
+    if changing:
+        if args.clear_sampling:
+            model.sampling_defaults = {}
+        else:
+            model.sampling_defaults = check_sampling_defaults(
+                {**model.sampling_defaults, "guidance_scale": args.set_guidance},
+                where="--set-guidance")
+        dest = Path(args.out or args.checkpoint)
+        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+        try:
+            save_checkpoint(model, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        path = dest
+    else:
+        path = Path(args.checkpoint)
+    cfg = model.config
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, {params / 1e6:.2f} M parameters, "
+          f"{cfg.sample_rate_hz} Hz, {cfg.channels} ch, {cfg.latent_rate_hz:g} latents/s, "
+          f"text {'yes' if cfg.text_dim else 'no'}")
+    print(f"sampling defaults: {model.sampling_defaults or 'none (generator defaults)'}")
+    return 0
