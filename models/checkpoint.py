@@ -28,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from livefoley.models.config import PRESET_NAMES, ModelConfig, get_preset
+from livefoley.models.sampling import MAX_CONSISTENCY_NFE
 from livefoley.models.stagetime import check_device
 from livefoley.models.v2a import V2AModel, build_model
 from livefoley.protocol.errors import CheckpointError, LiveFoleyError
@@ -36,9 +37,9 @@ log = logging.getLogger(__name__)
 
 FORMAT_NAME = "livefoley.v2a"
 SCHEMA_VERSION = 1
-# Sampling defaults a checkpoint may carry (metadata "sampling", JSON): the CFG scale chosen
-# for it on validation data. Readers use them when the user names no value.
-SAMPLING_KEYS = ("guidance_scale",)
+# Sampling defaults a checkpoint may carry (metadata "sampling", JSON): the CFG scale and the
+# consistency NFE chosen for it on validation data. Readers use them when given no value.
+SAMPLING_KEYS = ("guidance_scale", "nfe")
 
 
 def save_checkpoint(model: V2AModel, path: str | os.PathLike, *, only: str = "") -> None:
@@ -142,7 +143,7 @@ def read_checkpoint_config(path: str | os.PathLike) -> ModelConfig:
         raise CheckpointError(f"checkpoint {path}: expected a valid ModelConfig, found: {e}") from e
 
 
-def _parse_sampling(path: Path, text: str) -> dict[str, float]:
+def _parse_sampling(path: Path, text: str) -> dict[str, Any]:
     try:
         found = json.loads(text)
     except json.JSONDecodeError as e:
@@ -154,26 +155,34 @@ def _parse_sampling(path: Path, text: str) -> dict[str, float]:
     return check_sampling_defaults(found, where=f"checkpoint {path}")
 
 
-def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, float]:
-    """Validate sampling defaults ({"guidance_scale": w}, w >= 1); returns them as floats.
+def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, Any]:
+    """Validate sampling defaults: "guidance_scale" a finite number >= 1 (returned as float),
+    "nfe" an integer in 1..MAX_CONSISTENCY_NFE.
 
     Raises:
         CheckpointError: an unknown key or a value out of range, named with `where`.
     """
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in values.items():
         if key not in SAMPLING_KEYS:
             raise CheckpointError(f"{where}: sampling default {key!r}: expected one of "
                                   f"{list(SAMPLING_KEYS)}")
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or value < 1.0):
-            raise CheckpointError(f"{where}: sampling default {key}: expected a finite number "
-                                  f">= 1, found {value!r}")
-        out[key] = float(value)
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if key == "nfe":
+            if not (number and float(value).is_integer()
+                    and 1 <= value <= MAX_CONSISTENCY_NFE):
+                raise CheckpointError(f"{where}: sampling default nfe: expected an integer in "
+                                      f"1..{MAX_CONSISTENCY_NFE}, found {value!r}")
+            out[key] = int(value)
+        else:
+            if not (number and math.isfinite(value) and value >= 1.0):
+                raise CheckpointError(f"{where}: sampling default {key}: expected a finite "
+                                      f"number >= 1, found {value!r}")
+            out[key] = float(value)
     return out
 
 
-def read_sampling_defaults(path: str | os.PathLike) -> dict[str, float]:
+def read_sampling_defaults(path: str | os.PathLike) -> dict[str, Any]:
     """How the checkpoint's trainer recommends sampling it ({} when it does not say).
 
     Raises:

@@ -73,7 +73,7 @@ class StreamingGenerator(PromptControl):
         self.model = model.to(self.device).eval()
         self.cfg = model.config
         self.seed = seed
-        self.nfe = 1
+        self.nfe = int(model.sampling_defaults.get("nfe", 1))
         self.guidance = guidance
         # The model's own default when its checkpoint names one, else SoundReactor's default
         # for its latency benchmark (Table 6 caption); 1 = no guidance.

@@ -1,11 +1,11 @@
 """`livefoley model`: what a checkpoint holds, and the sampling defaults it carries.
 
     livefoley model models/weights/default.safetensors                    # show
-    livefoley model runs/s2/model.safetensors --set-guidance 2 --out m.safetensors
+    livefoley model runs/s2/model.safetensors --set-guidance 2 --set-nfe 4 --out m.safetensors
 
 What it is: a reader of a checkpoint's config, size and sampling defaults, and a writer of
-the defaults (the CFG scale chosen on validation data, which the generator, `serve`, `demo`,
-`render` and `eval` then use when given none). The weights are copied unchanged; the new
+the defaults (the CFG scale and NFE chosen on validation data, which the generator, `serve`,
+`demo`, `render` and `eval` then use when given none). The weights are copied unchanged; the new
 file is written beside its destination and renamed over it, so a reader never sees half a file.
 
 What it is not: training or conversion; the tensors are never touched.
@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a livefoley.v2a safetensors file")
     parser.add_argument("--set-guidance", type=float, default=None, metavar="W",
                         help="record W (>= 1) as the model's CFG scale")
+    parser.add_argument("--set-nfe", type=int, default=None, metavar="N",
+                        help="record N (1..4) as the model's consistency NFE")
     parser.add_argument("--clear-sampling", action="store_true",
                         help="remove the recorded sampling defaults")
     parser.add_argument("--out", default=None,
@@ -36,18 +38,19 @@ def main(args: argparse.Namespace) -> int:
     )
     from livefoley.protocol.errors import ConfigError
 
-    if args.set_guidance is not None and args.clear_sampling:
-        raise ConfigError("livefoley model: expected one of --set-guidance and --clear-sampling, "
-                          "found both")
+    updates = {k: v for k, v in (("guidance_scale", args.set_guidance), ("nfe", args.set_nfe))
+               if v is not None}
+    if updates and args.clear_sampling:
+        raise ConfigError("livefoley model: expected --set-guidance/--set-nfe or "
+                          "--clear-sampling, found both")
     model = load_checkpoint(args.checkpoint)
-    changing = args.set_guidance is not None or args.clear_sampling
+    changing = bool(updates) or args.clear_sampling
     if changing:
         if args.clear_sampling:
             model.sampling_defaults = {}
         else:
             model.sampling_defaults = check_sampling_defaults(
-                {**model.sampling_defaults, "guidance_scale": args.set_guidance},
-                where="--set-guidance")
+                {**model.sampling_defaults, **updates}, where="livefoley model")
         dest = Path(args.out or args.checkpoint)
         tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
         try:

@@ -45,9 +45,9 @@ class V2AModel(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg
-        # How this model is best sampled, e.g. {"guidance_scale": 2.0}; travels in its
-        # checkpoint's metadata (checkpoint.py). Empty: the generator's own defaults.
-        self.sampling_defaults: dict[str, float] = {}
+        # How this model is best sampled, e.g. {"guidance_scale": 2.0, "nfe": 4}; travels in
+        # its checkpoint's metadata (checkpoint.py). Empty: the generator's own defaults.
+        self.sampling_defaults: dict[str, float | int] = {}
         D = cfg.transformer.d_model
         self.vision = build_vision_frontend(cfg.vision)
         self.vision_in = nn.Linear(cfg.vision.token_dim, D)

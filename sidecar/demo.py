@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="out", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--nfe", type=int, default=1)
+    parser.add_argument("--nfe", type=int, default=None,
+                        help="consistency NFE (default: the checkpoint's recorded NFE, else 1)")
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="CFG scale (default: the scale the checkpoint records, else 3)")
     parser.add_argument("--target-latency-ms", type=float, default=None,

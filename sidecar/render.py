@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", help="'default', 'tiny', 'sr' or a checkpoint path")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--nfe", type=int, default=1)
+    parser.add_argument("--nfe", type=int, default=None,
+                        help="consistency NFE (default: the checkpoint's recorded NFE, else 1)")
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="CFG scale (default: the scale the checkpoint records, else 3)")
     parser.add_argument("--in-process", action="store_true", help="generate in this process (no sidecar)")
@@ -87,7 +88,7 @@ def render_with_sidecar(frames: np.ndarray, picks: np.ndarray, *, spec: str, dev
 def main(args: argparse.Namespace) -> int:
     from livefoley.models.data.timing import frame_indices_for_ticks, ticks_covering
     from livefoley.sidecar.media import decode_video, write_video
-    from livefoley.sidecar.runtime.model import recommended_guidance, resolve_model
+    from livefoley.sidecar.runtime.model import recommended_sampling, resolve_model
 
     choice = resolve_model(args.model)
     print(f"MODEL: {choice.description}", flush=True)
@@ -98,8 +99,9 @@ def main(args: argparse.Namespace) -> int:
         frames, times_s = frames[keep], times_s[keep]
     ts = np.round((times_s - times_s[0]) * 1e9).astype(np.int64)
     rate, channels, hop, latent_rate = model_format(choice.spec)
-    guidance = (args.guidance_scale if args.guidance_scale is not None
-                else recommended_guidance(choice.spec))
+    rec = recommended_sampling(choice.spec)
+    guidance = args.guidance_scale if args.guidance_scale is not None else rec["guidance_scale"]
+    nfe = args.nfe if args.nfe is not None else rec["nfe"]
     duration_ns = int(ts[-1]) + int(round(1e9 / video.fps))
     n_ticks = ticks_covering(duration_ns, latent_rate)
     picks = frame_indices_for_ticks(ts, n_ticks, latent_rate_hz=latent_rate)
@@ -110,12 +112,12 @@ def main(args: argparse.Namespace) -> int:
         from livefoley.engine_bindings.host import InProcessPipeline
 
         torch.set_num_threads(1)
-        pipe = InProcessPipeline(choice.spec, device=args.device, seed=args.seed, nfe=args.nfe,
+        pipe = InProcessPipeline(choice.spec, device=args.device, seed=args.seed, nfe=nfe,
                                  guidance_scale=guidance)
         audio = pipe.render(frames, ts, duration_ns=duration_ns)
     else:
         audio = render_with_sidecar(frames, picks, spec=choice.spec, device=args.device, seed=args.seed,
-                                    nfe=args.nfe, guidance_scale=guidance)
+                                    nfe=nfe, guidance_scale=guidance)
     seconds = time.perf_counter() - t0
     write_video(args.output, frames, fps=video.fps, audio=audio, sample_rate_hz=rate)
     if args.wav:

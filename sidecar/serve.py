@@ -16,7 +16,7 @@ import signal
 import time
 
 from livefoley.sidecar.runtime.config import RuntimeConfig
-from livefoley.sidecar.runtime.model import recommended_guidance
+from livefoley.sidecar.runtime.model import recommended_sampling
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-latency-steps", type=float, default=2.0)
     parser.add_argument("--adaptive-extra-steps", type=float, default=1.0,
                         help="how far (in steps) the live target may rise after the reader underruns; 0 = fixed")
-    parser.add_argument("--nfe", type=int, default=1, help="head evaluations per step at full quality")
+    parser.add_argument("--nfe", type=int, default=None,
+                        help="head evaluations per step at full quality (default: the checkpoint's "
+                             "recorded NFE, else 1)")
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="classifier-free guidance (1 = off; default: the scale the checkpoint "
                              "records, else 3, SoundReactor's)")
@@ -55,10 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> RuntimeConfig:
+    """The runtime config; NFE and guidance the user left unset come from the checkpoint."""
+    rec = (recommended_sampling(args.model) if args.nfe is None or args.guidance_scale is None
+           else {})
     return RuntimeConfig(target_latency_steps=args.target_latency_steps, target_latency_ms=args.target_latency_ms,
-                         lockstep=args.lockstep, adaptive_extra_steps=args.adaptive_extra_steps, nfe=args.nfe,
+                         lockstep=args.lockstep, adaptive_extra_steps=args.adaptive_extra_steps, nfe=args.nfe if args.nfe is not None else rec["nfe"],
                          guidance_scale=(args.guidance_scale if args.guidance_scale is not None
-                                         else recommended_guidance(args.model)), seed=args.seed,
+                                         else rec["guidance_scale"]), seed=args.seed,
                          warmup_steps=args.warmup_steps)
 
 

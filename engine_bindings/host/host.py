@@ -105,7 +105,7 @@ class Host:
 
     # -- the sidecar -------------------------------------------------------------------
     def spawn_sidecar(self, *, model: str = "default", device: str = "cpu", lockstep: bool = False,
-                      seed: int = 0, nfe: int = 1, guidance_scale: float | None = None, target_latency_ms: float | None = None,
+                      seed: int = 0, nfe: int | None = None, guidance_scale: float | None = None, target_latency_ms: float | None = None,
                       report_path: str | os.PathLike | None = None, log_path: str | os.PathLike | None = None,
                       extra_args: tuple[str, ...] = (), no_control: bool = False) -> subprocess.Popen:
         """Start `livefoley serve` for this session as a child process.
@@ -116,8 +116,11 @@ class Host:
         if self.sidecar is not None and self.sidecar.poll() is None:
             raise SessionError(f"session {self.name}: expected no running sidecar, found pid {self.sidecar.pid}")
         cmd = [sys.executable, "-m", "livefoley.sidecar.cli", "serve", "--session", self.name,
-               "--model", model, "--device", device, "--seed", str(seed), "--nfe", str(nfe)]
-        if guidance_scale is not None:  # else the model's own (serve --guidance-scale)
+               "--model", model, "--device", device, "--seed", str(seed)]
+        # Unset: the checkpoint's recorded sampling defaults (serve resolves them).
+        if nfe is not None:
+            cmd += ["--nfe", str(nfe)]
+        if guidance_scale is not None:
             cmd += ["--guidance-scale", str(guidance_scale)]
         if lockstep:
             cmd.append("--lockstep")

@@ -75,9 +75,10 @@ def resolve_model(spec: str | None) -> ModelChoice:
     return ModelChoice(str(path), True, f"checkpoint {path}")
 
 
-def recommended_guidance(spec: str | None) -> float:
-    """The CFG scale `--model spec` is best sampled at: the one its checkpoint records (chosen
-    on validation data, `livefoley model --set-guidance`), else the generator's default.
+def recommended_sampling(spec: str | None) -> dict:
+    """How `--model spec` is best sampled: {"guidance_scale": w, "nfe": n} as its checkpoint
+    records them (chosen on validation data, `livefoley model --set-guidance/--set-nfe`), else
+    the generator's defaults (3.0 and 1).
 
     Raises:
         CheckpointError: a path that does not exist or is not a readable checkpoint.
@@ -86,9 +87,8 @@ def recommended_guidance(spec: str | None) -> float:
     from livefoley.models.generator import DEFAULT_GUIDANCE
 
     choice = resolve_model(spec)
-    if not choice.trained:
-        return DEFAULT_GUIDANCE
-    return read_sampling_defaults(choice.spec).get("guidance_scale", DEFAULT_GUIDANCE)
+    recorded = read_sampling_defaults(choice.spec) if choice.trained else {}
+    return {"guidance_scale": DEFAULT_GUIDANCE, "nfe": 1, **recorded}
 
 
 class ModelRunner:
