@@ -13,8 +13,13 @@ Why paired: the clips differ far more from one another than two models do on one
 spans 2.0-4.3 across the 8 validation clips for one model), so only differences on the same
 clip carry the signal.
 
-What it is not: an interval for the Fréchet distance, which is one number over the whole set;
-its embeddings are not stored, so it is reported side by side without one.
+The Fréchet distance is one number over the whole set. When both runs stored their per-clip
+embeddings (`embeddings.npz`, written by eval runs since 2026-12-04), each draw pools the
+drawn clips' embeddings of both models and of the real audio and recomputes both distances
+(`fd_boot` draws, fewer than for the per-clip metrics: each costs two 512-d matrix square
+roots). Older runs get the two values side by side, "no interval". A drawn set repeats clips,
+so its distances sit above the full set's; the interval is of the difference, which that bias
+mostly cancels.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from livefoley.models.evaluation.frechet import frechet_distance
 from livefoley.models.evaluation.report import METRICS as REPORT_METRICS
-from livefoley.models.evaluation.runner import aggregate
+from livefoley.models.evaluation.runner import EMBEDDINGS_FILE, aggregate
 from livefoley.protocol.errors import ConfigError
 
 # The report's metrics as (summary key, which direction is better): per clip, and over the set.
@@ -72,7 +78,17 @@ def load_results(path: str | Path) -> dict[str, Any]:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ConfigError(f"eval results {p}: expected the keys 'episodes' and 'per_episode' "
                           f"of `livefoley eval`, found {found}")
+    emb = p.parent / EMBEDDINGS_FILE
+    if emb.is_file():
+        with np.load(emb) as z:
+            data["embeddings"] = {k: z[k] for k in z.files}
     return data
+
+
+def _clip_embeddings(run: dict[str, Any], name: str, n: int) -> list[np.ndarray] | None:
+    emb = run.get("embeddings", {})
+    got = [emb.get(f"{name}/{i}") for i in range(n)]
+    return None if any(e is None for e in got) else got
 
 
 def _clips(run: dict[str, Any]) -> list[tuple[str, float]]:
@@ -80,7 +96,7 @@ def _clips(run: dict[str, Any]) -> list[tuple[str, float]]:
 
 
 def compare_runs(base: dict[str, Any], new: dict[str, Any], *, system: str = "model",
-                 n_boot: int = 2000, level: float = 0.95, seed: int = 0
+                 n_boot: int = 2000, level: float = 0.95, seed: int = 0, fd_boot: int = 200
                  ) -> list[MetricComparison]:
     """Paired bootstrap of `new` against `base` (both from `load_results`); see module docstring.
 
@@ -88,9 +104,9 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, system: str = "mo
         ConfigError: the runs scored different clips, `system` is missing from either, or
             n_boot / level are out of range.
     """
-    if n_boot < 1 or not 0.0 < level < 1.0:
-        raise ConfigError(f"eval-compare: expected n_boot >= 1 and 0 < level < 1, found "
-                          f"{n_boot} and {level}")
+    if n_boot < 1 or fd_boot < 1 or not 0.0 < level < 1.0:
+        raise ConfigError(f"eval-compare: expected n_boot >= 1, fd_boot >= 1 and 0 < level < 1, "
+                          f"found {n_boot}, {fd_boot} and {level}")
     if _clips(base) != _clips(new):
         raise ConfigError(f"eval-compare: expected both runs on the same clips, found "
                           f"{_clips(base)} and {_clips(new)}")
@@ -121,8 +137,30 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, system: str = "mo
     for k, better in SET_METRICS:
         a = base.get("summary", {}).get(system, {}).get(k, math.nan)
         b = new.get("summary", {}).get(system, {}).get(k, math.nan)
-        out.append(MetricComparison(k, better, a, b, b - a, math.nan, math.nan, "no interval"))
+        low, high = _fd_interval(base, new, system, n, draws[:fd_boot], tail)
+        verdict = "no interval" if math.isnan(low) else _verdict(better, low, high)
+        out.append(MetricComparison(k, better, a, b, b - a, low, high, verdict))
     return out
+
+
+def _fd_interval(base: dict[str, Any], new: dict[str, Any], system: str, n: int,
+                 draws: np.ndarray, tail: float) -> tuple[float, float]:
+    """Bootstrap interval of FD(new) - FD(base) over `draws` of the clips; nan without
+    stored embeddings (or when the two runs' real-audio embeddings differ)."""
+    eb, en = _clip_embeddings(base, system, n), _clip_embeddings(new, system, n)
+    real, real_new = _clip_embeddings(base, "real", n), _clip_embeddings(new, "real", n)
+    if eb is None or en is None or real is None or real_new is None:
+        return math.nan, math.nan
+    if not all(np.allclose(x, y, atol=1e-4) for x, y in zip(real, real_new, strict=True)):
+        raise ConfigError("eval-compare: expected both runs to embed the same real audio, "
+                          "found different embeddings (different data or embedding model)")
+    diffs = []
+    for rows in draws:
+        r = np.concatenate([real[i] for i in rows])
+        diffs.append(frechet_distance(np.concatenate([en[i] for i in rows]), r)
+                     - frechet_distance(np.concatenate([eb[i] for i in rows]), r))
+    low, high = np.percentile(diffs, [tail, 100.0 - tail])
+    return float(low), float(high)
 
 
 def _verdict(better: str, low: float, high: float) -> str:

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("new", help="eval folder or results.json on the same clips")
     parser.add_argument("--system", default="model", help="column to compare (model, ...)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="resamples of the clips")
+    parser.add_argument("--fd-bootstrap", type=int, default=200,
+                        help="resamples for the Frechet distance (each costs two matrix square "
+                             "roots; needs embeddings.npz in both runs)")
     parser.add_argument("--level", type=float, default=0.95, help="central interval")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON rows")
@@ -30,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     rows = compare_runs(load_results(args.base), load_results(args.new), system=args.system,
-                        n_boot=args.bootstrap, level=args.level, seed=args.seed)
+                        n_boot=args.bootstrap, level=args.level, seed=args.seed,
+                        fd_boot=args.fd_bootstrap)
     if args.json:
         print(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
     else:

@@ -47,6 +47,8 @@ from livefoley.protocol.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+EMBEDDINGS_FILE = "embeddings.npz"  # "<system>/<clip index>": (n, 512) aisfx embeddings
+
 GenerateFn = Callable[[np.ndarray, float], np.ndarray]  # (T,H,W,3) uint8, fps -> (N, 2) float
 
 
@@ -190,7 +192,11 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
                      for a, r, ro in zip(audios, reals, real_onsets, strict=True)]
     summary = {name: aggregate(v) for name, v in per.items()}
     if config.embeddings:
-        _add_frechet(summary, systems, reals, sr)
+        per_clip = _add_frechet(summary, systems, reals, sr)
+        # Per-clip embeddings of the model and the real audio, for eval-compare's FD interval.
+        np.savez_compressed(out / EMBEDDINGS_FILE, **{
+            f"{name}/{i}": e for name in (model_name, "real") if name in per_clip
+            for i, e in enumerate(per_clip[name])})
     results = {
         "data_root": str(data_root), "sample_rate_hz": sr, "config": dataclasses.asdict(config),
         "episodes": [{"name": c["name"], "scenario": c["scenario"],
@@ -210,11 +216,16 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
 
 
 def _add_frechet(summary: dict[str, dict[str, float]], systems: dict[str, list[np.ndarray]],
-                 reals: list[np.ndarray], sr: int) -> None:
+                 reals: list[np.ndarray], sr: int) -> dict[str, list[np.ndarray]]:
+    """Adds each system's pooled FD to `summary`; returns the embeddings per system and clip."""
     from livefoley.models.evaluation.embedding import AisfxEmbedder
 
     emb = AisfxEmbedder()
-    real_e = np.concatenate([emb.embed(r, sr) for r in reals])
+    per_clip = {"real": [emb.embed(r, sr) for r in reals]}
+    real_e = np.concatenate(per_clip["real"])
     for name, audios in systems.items():
-        e = real_e if name == "real" else np.concatenate([emb.embed(a, sr) for a in audios])
+        if name != "real":
+            per_clip[name] = [emb.embed(a, sr) for a in audios]
+        e = np.concatenate(per_clip[name])
         summary[name]["fd_aisfx"] = frechet_distance(e, real_e) if len(e) > 1 else float("nan")
+    return per_clip

@@ -4,6 +4,7 @@ import argparse
 import json
 import math
 
+import numpy as np
 import pytest
 
 from livefoley.models.evaluation import compare_cli
@@ -87,3 +88,46 @@ def test_livefoley_command_reports_bad_input_as_a_named_error(tmp_path, capsys):
 
     assert main(["eval-compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
     assert "livefoley eval-compare: eval results" in capsys.readouterr().err
+
+
+def _embedded(run, model_shift, real, seed):
+    """Per-clip embeddings: the real clips, and a 'model' whose embeddings are the real ones
+    moved by `model_shift` plus a little noise (its FD to real grows with the shift)."""
+    rng = np.random.default_rng(seed)
+    run["embeddings"] = {f"real/{i}": r for i, r in enumerate(real)}
+    run["embeddings"].update({f"model/{i}": r + model_shift + 0.05 * rng.standard_normal(r.shape)
+                              for i, r in enumerate(real)})
+    return run
+
+
+def _real_clips(n=8, rows=12, dim=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((rows, dim)) + 0.3 * i for i in range(n)]
+
+
+def test_fd_gets_an_interval_from_stored_embeddings():
+    real = _real_clips()
+    clips = [_clip() for _ in real]
+    base = _embedded(_run(clips), 1.0, real, seed=1)
+    closer = _embedded(_run(clips), 0.2, real, seed=2)
+    row = _by_name(compare_runs(base, closer, n_boot=100, fd_boot=50))["fd_aisfx"]
+    assert row.low <= row.high < 0.0 and row.verdict == "better"
+    same = _embedded(_run(clips), 1.0, real, seed=1)
+    row = _by_name(compare_runs(base, same, n_boot=100, fd_boot=50))["fd_aisfx"]
+    assert row.low == row.high == 0.0 and row.verdict == "within noise"
+
+
+def test_fd_interval_refuses_runs_that_embedded_different_real_audio():
+    real = _real_clips()
+    clips = [_clip() for _ in real]
+    base = _embedded(_run(clips), 1.0, real, seed=1)
+    other = _embedded(_run(clips), 1.0, [r + 1.0 for r in real], seed=1)
+    with pytest.raises(ConfigError, match="expected both runs to embed the same real audio"):
+        compare_runs(base, other, n_boot=10, fd_boot=5)
+
+
+def test_load_results_reads_the_embeddings_beside_results(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps(_run([_clip()] * 2)))
+    np.savez_compressed(tmp_path / "embeddings.npz", **{"model/0": np.ones((3, 4))})
+    run = load_results(tmp_path)
+    assert run["embeddings"]["model/0"].shape == (3, 4)

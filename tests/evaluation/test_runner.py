@@ -80,6 +80,10 @@ def test_frechet_distance_in_the_run(run40):
     # shuffled audio is the real clips in another order: pooled, the same distribution, so
     # its FD is ~0 by construction (it is a sync baseline, not a quality one)
     assert s["shuffled"]["fd_aisfx"] < 0.05 * s["silence"]["fd_aisfx"]
+    # The model's and the real audio's embeddings per clip, for eval-compare's FD interval.
+    with np.load(run40[0] / "embeddings.npz") as z:
+        assert sorted(z.files) == ["oracle40/0", "oracle40/1", "real/0", "real/1"]
+        assert z["real/0"].shape[1] == 512 and z["oracle40/0"].shape[1] == 512
 
 
 def test_more_delay_scores_worse(dataset):
