@@ -101,8 +101,9 @@ def compare_runs(base: dict[str, Any], new: dict[str, Any], *, system: str = "mo
     """Paired bootstrap of `new` against `base` (both from `load_results`); see module docstring.
 
     Raises:
-        ConfigError: the runs scored different clips, `system` is missing from either, or
-            n_boot / level are out of range.
+        ConfigError: the runs scored different clips, `system` is missing from either,
+            n_boot / fd_boot / level are out of range, or the stored embeddings of the real
+            audio differ between the runs.
     """
     if n_boot < 1 or fd_boot < 1 or not 0.0 < level < 1.0:
         raise ConfigError(f"eval-compare: expected n_boot >= 1, fd_boot >= 1 and 0 < level < 1, "
