@@ -136,7 +136,10 @@ def read_checkpoint_config(path: str | os.PathLike) -> ModelConfig:
         CheckpointError: missing, truncated, foreign format, future schema, bad config.
     """
     path = Path(path)
-    meta = _read_metadata(path)
+    return _config_from_metadata(path, _read_metadata(path))
+
+
+def _config_from_metadata(path: Path, meta: dict[str, str]) -> ModelConfig:
     try:
         return ModelConfig.from_dict(json.loads(meta.get("config", "")))
     except (json.JSONDecodeError, LiveFoleyError) as e:
@@ -210,7 +213,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
     Thread-safety: any thread. Real-time safe: no.
     """
     path = Path(path)
-    found_cfg = read_checkpoint_config(path)
+    meta = _read_metadata(path)  # read once: config, partial-file marker, sampling defaults
+    found_cfg = _config_from_metadata(path, meta)
     if config is not None:
         want = dataclasses.replace(config, vision=dataclasses.replace(config.vision,
                                                                       checkpoint_path=""))
@@ -219,11 +223,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
             raise CheckpointError(f"checkpoint {path}: config mismatch: " + "; ".join(diffs))
     model = build_model(found_cfg)
     expected = model.state_dict()
+    if meta.get("only"):
+        raise CheckpointError(f"checkpoint {path}: expected a whole model, found only its "
+                              f"{meta['only']!r} part (use it with `train --vae-from`)")
     with safe_open(os.fspath(path), framework="pt") as f:
-        only = (f.metadata() or {}).get("only")
-        if only:
-            raise CheckpointError(f"checkpoint {path}: expected a whole model, found only its "
-                                  f"{only!r} part (use it with `train --vae-from`)")
         keys = set(f.keys())
         missing = sorted(set(expected) - keys)
         extra = sorted(keys - set(expected))
@@ -246,7 +249,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
                                       f"found {t.dtype}")
             state[k] = t
     model.load_state_dict(state, strict=True)
-    model.sampling_defaults = read_sampling_defaults(path)
+    model.sampling_defaults = _parse_sampling(path, meta.get("sampling", "{}"))
     log.info("loaded checkpoint %s", path)
     return model.to(device).eval()
 

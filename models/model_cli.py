@@ -14,7 +14,6 @@ What it is not: training or conversion; the tensors are never touched.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 
@@ -31,11 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from livefoley.models.checkpoint import (
-        check_sampling_defaults,
-        load_checkpoint,
-        save_checkpoint,
-    )
+    from livefoley.models.checkpoint import check_sampling_defaults, load_checkpoint
+    from livefoley.models.training.export import save_model_atomic
     from livefoley.protocol.errors import ConfigError
 
     updates = {k: v for k, v in (("guidance_scale", args.set_guidance), ("nfe", args.set_nfe))
@@ -44,23 +40,12 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("livefoley model: expected --set-guidance/--set-nfe or "
                           "--clear-sampling, found both")
     model = load_checkpoint(args.checkpoint)
-    changing = bool(updates) or args.clear_sampling
-    if changing:
-        if args.clear_sampling:
-            model.sampling_defaults = {}
-        else:
-            model.sampling_defaults = check_sampling_defaults(
-                {**model.sampling_defaults, **updates}, where="livefoley model")
-        dest = Path(args.out or args.checkpoint)
-        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-        try:
-            save_checkpoint(model, tmp)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        path = dest
-    else:
-        path = Path(args.checkpoint)
+    path = Path(args.checkpoint)
+    if updates or args.clear_sampling:
+        model.sampling_defaults = ({} if args.clear_sampling else check_sampling_defaults(
+            {**model.sampling_defaults, **updates}, where="livefoley model"))
+        path = Path(args.out or args.checkpoint)
+        save_model_atomic(model, path)
     cfg = model.config
     params = sum(p.numel() for p in model.parameters())
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, {params / 1e6:.2f} M parameters, "

@@ -88,7 +88,7 @@ def render_with_sidecar(frames: np.ndarray, picks: np.ndarray, *, spec: str, dev
 def main(args: argparse.Namespace) -> int:
     from livefoley.models.data.timing import frame_indices_for_ticks, ticks_covering
     from livefoley.sidecar.media import decode_video, write_video
-    from livefoley.sidecar.runtime.model import recommended_sampling, resolve_model
+    from livefoley.sidecar.runtime.model import resolve_model, sampling_options
 
     choice = resolve_model(args.model)
     print(f"MODEL: {choice.description}", flush=True)
@@ -99,9 +99,7 @@ def main(args: argparse.Namespace) -> int:
         frames, times_s = frames[keep], times_s[keep]
     ts = np.round((times_s - times_s[0]) * 1e9).astype(np.int64)
     rate, channels, hop, latent_rate = model_format(choice.spec)
-    rec = recommended_sampling(choice.spec)
-    guidance = args.guidance_scale if args.guidance_scale is not None else rec["guidance_scale"]
-    nfe = args.nfe if args.nfe is not None else rec["nfe"]
+    nfe, guidance = sampling_options(choice.spec, args.nfe, args.guidance_scale)
     duration_ns = int(ts[-1]) + int(round(1e9 / video.fps))
     n_ticks = ticks_covering(duration_ns, latent_rate)
     picks = frame_indices_for_ticks(ts, n_ticks, latent_rate_hz=latent_rate)

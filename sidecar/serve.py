@@ -16,7 +16,7 @@ import signal
 import time
 
 from livefoley.sidecar.runtime.config import RuntimeConfig
-from livefoley.sidecar.runtime.model import recommended_sampling
+from livefoley.sidecar.runtime.model import sampling_options
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> RuntimeConfig:
     """The runtime config; NFE and guidance the user left unset come from the checkpoint."""
-    rec = (recommended_sampling(args.model) if args.nfe is None or args.guidance_scale is None
-           else {})
+    nfe, guidance = sampling_options(args.model, args.nfe, args.guidance_scale)
     return RuntimeConfig(target_latency_steps=args.target_latency_steps, target_latency_ms=args.target_latency_ms,
-                         lockstep=args.lockstep, adaptive_extra_steps=args.adaptive_extra_steps, nfe=args.nfe if args.nfe is not None else rec["nfe"],
-                         guidance_scale=(args.guidance_scale if args.guidance_scale is not None
-                                         else rec["guidance_scale"]), seed=args.seed,
-                         warmup_steps=args.warmup_steps)
+                         lockstep=args.lockstep, adaptive_extra_steps=args.adaptive_extra_steps, nfe=nfe,
+                         guidance_scale=guidance, seed=args.seed, warmup_steps=args.warmup_steps)
 
 
 def _open_control(sidecar, session_name: str):

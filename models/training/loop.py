@@ -233,9 +233,8 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                 objective.eval()
                 numbers = evaluate()
                 objective.train()
-                if info.is_main:
-                    run.append({"step": step, **numbers}, kind="eval")
-                    run.write_plot()
+                run.append({"step": step, **numbers}, kind="eval")
+                run.write_plot()
                 log.info("%s step %d held-out: %s", stage, step, numbers)
                 last["eval"] = numbers
             if timed_out:

@@ -91,6 +91,17 @@ def recommended_sampling(spec: str | None) -> dict:
     return {"guidance_scale": DEFAULT_GUIDANCE, "nfe": 1, **recorded}
 
 
+def sampling_options(spec: str | None, nfe: int | None,
+                     guidance_scale: float | None) -> tuple[int, float]:
+    """(nfe, guidance_scale): the values the user gave, the rest from `recommended_sampling`
+    (the checkpoint is read only when something is unset)."""
+    if nfe is None or guidance_scale is None:
+        rec = recommended_sampling(spec)
+        nfe = rec["nfe"] if nfe is None else nfe
+        guidance_scale = rec["guidance_scale"] if guidance_scale is None else guidance_scale
+    return int(nfe), float(guidance_scale)
+
+
 class ModelRunner:
     """One generator for a batch of sessions, with warm-up, timings and quality levels.
 
