@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--l1-weight", type=float, default=0.1)
             p.add_argument("--cardioid-weight", type=float, default=1.0,
                            help="FOA only: MR-STFT on 6 virtual cardioids (keeps direction)")
+            p.add_argument("--mid-side-weight", type=float, default=0.0,
+                           help="stereo only: MR-STFT on mid and side (the stereo image; "
+                                "0: per-channel only; not yet shown to help, see README)")
         else:
             p.add_argument("--window", type=int, default=32, help="latent ticks per window")
             p.add_argument("--head-repeats", type=int, default=4,
@@ -133,7 +136,8 @@ def main(args: argparse.Namespace) -> int:
 
             cfg = VAEStageConfig(segment_latents=args.segment, resolutions=args.resolutions,
                                  kl_weight=args.kl_weight, l1_weight=args.l1_weight,
-                                 cardioid_weight=args.cardioid_weight)
+                                 cardioid_weight=args.cardioid_weight,
+                                 mid_side_weight=args.mid_side_weight)
             result = train_vae(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
                                info=info, resume=args.resume)
         else:

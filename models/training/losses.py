@@ -5,6 +5,8 @@ it follows:
 - `MultiResolutionSTFTLoss`: spectral convergence + log-magnitude L1 over several STFT sizes
   (Yamamoto et al. 2020, Parallel WaveGAN, eqs. 4-6; the SoundReactor causal VAE config uses 7
   resolutions 2048...32, shared/reference/soundreactor.md §1.4).
+- `mid_side_signals`: stereo (L, R) -> (mid, side), for the sum-and-difference MR-STFT term of
+  the stereo VAE (Steinmetz et al. 2020, arXiv 2010.10291, as in stable-audio-tools).
 - `kl_divergence`: KL(N(mean, std) || N(0, 1)) of the VAE bottleneck, mean over elements.
 - `sample_log_normal_sigma`, `edm2_loss`: EDM2's training loss with the learned uncertainty
   u(sigma) (Karras et al. 2024, arXiv 2312.02696, eq. 21; SoundReactor Alg. 1):
@@ -163,6 +165,21 @@ def ect_loss(denoise: Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor]
 # Unit directions (x, y, z) of the six virtual cardioids: front, back, left, right, up, down.
 _CARDIOID_DIRS = ((1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, -1.0, 0.0),
                   (0.0, 0.0, 1.0), (0.0, 0.0, -1.0))
+
+
+def mid_side_signals(stereo: torch.Tensor) -> torch.Tensor:
+    """Stereo (B, 2, L) (left, right) -> (B, 2, L) (mid, side) = ((L + R) / 2, (L - R) / 2).
+
+    Why a stereo VAE needs it: a magnitude spectrum loss per channel cannot tell a mono source
+    (L = R) from the same source with one channel's polarity flipped or its phase scrambled,
+    and it is blind to how the channels' levels move together: a decoder can fabricate level
+    differences the game never had. The side signal's magnitude is the stereo image itself
+    (0 for a centred source), so an MR-STFT loss on (mid, side) makes it part of the objective.
+    """
+    if stereo.dim() != 3 or stereo.shape[1] != 2:
+        raise ConfigError(f"mid_side_signals: expected (B, 2, L) stereo, found {tuple(stereo.shape)}")
+    left, right = stereo[:, :1], stereo[:, 1:]
+    return torch.cat([(left + right) * 0.5, (left - right) * 0.5], dim=1)
 
 
 def cardioid_signals(foa: torch.Tensor) -> torch.Tensor:

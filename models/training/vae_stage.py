@@ -2,8 +2,9 @@
 
 What it is: `VAEStageConfig`, `VAEObjective` (multi-resolution STFT + time-domain L1 + small
 KL, the SoundReactor causal VAE's losses minus the adversarial terms, shared/reference/
-soundreactor.md §1.4) and `train_vae`, which runs `loop.run_loop` over random audio segments of
-the training shards. Each checkpoint exports a whole V2A checkpoint whose VAE latents are
+soundreactor.md §1.4; for stereo also MR-STFT on mid and side, for FOA on virtual cardioids:
+the spatial image, which per-channel magnitudes miss) and `train_vae`, which runs
+`loop.run_loop` over random audio segments of the training shards. Each checkpoint exports a whole V2A checkpoint whose VAE latents are
 rescaled to std sigma_data (`export.fold_latent_scale`); the other parts keep their weights
 (the preset's seed, or `--init`). Held-out reconstruction quality (MR-STFT distance and
 log-mel L1 from `models/evaluation`, with silence's numbers beside them) goes to eval.jsonl.
@@ -38,6 +39,7 @@ from livefoley.models.training.losses import (
     MultiResolutionSTFTLoss,
     cardioid_signals,
     kl_divergence,
+    mid_side_signals,
 )
 from livefoley.models.training.loop import LoopConfig, run_loop
 from livefoley.models.training.runstate import RunDir
@@ -55,12 +57,16 @@ class VAEStageConfig:
     l1_weight: float = 0.1  # time-domain L1
     kl_weight: float = 1e-4  # KL to N(0, 1) (the reference uses 1e-5 with a GAN)
     cardioid_weight: float = 1.0  # 4-channel (FOA) audio only: MR-STFT on 6 virtual cardioids
+    # Stereo only: MR-STFT on (mid, side), see losses.mid_side_signals. Off by default: a
+    # 20-minute fine-tune with it did not bring back the stereo image (training/README.md).
+    mid_side_weight: float = 0.0
     heldout_clips: int = 8  # held-out clips for the reconstruction report
     heldout_seconds: float = 2.0  # length of each
 
 
 class VAEObjective(nn.Module):
-    """forward(batch, step) -> {"loss", "mrstft", "l1", "kl"} for audio (B, C, L)."""
+    """forward(batch, step) -> {"loss", "mrstft", "l1", "kl"} (+ "mid_side" for stereo,
+    "cardioid" for FOA) for audio (B, C, L)."""
 
     def __init__(self, model: V2AModel, cfg: VAEStageConfig) -> None:
         super().__init__()
@@ -84,6 +90,10 @@ class VAEObjective(nn.Module):
             card = self.mrstft(cardioid_signals(rec), cardioid_signals(audio))
             loss = loss + self.cfg.cardioid_weight * card
             out["cardioid"] = card.detach()
+        if audio.shape[1] == 2 and self.cfg.mid_side_weight > 0:  # the stereo image
+            ms = self.mrstft(mid_side_signals(rec), mid_side_signals(audio))
+            loss = loss + self.cfg.mid_side_weight * ms
+            out["mid_side"] = ms.detach()
         return {"loss": loss, **out}
 
 
@@ -109,12 +119,14 @@ def heldout_clips(data: str, cfg: VAEStageConfig, hop: int) -> list[np.ndarray]:
 
 @torch.no_grad()
 def reconstruction_report(model: V2AModel, clips: list[np.ndarray]) -> dict[str, float]:
-    """Held-out MR-STFT distance and log-mel L1 of VAE reconstructions (and of silence)."""
+    """Held-out MR-STFT distance and log-mel L1 of VAE reconstructions (and of silence); the
+    stereo image (ILD correlation, mean over the clips where it is defined) or FOA direction."""
     from livefoley.models.evaluation.spatial import vae_round_trip
     from livefoley.models.evaluation.spectral import log_mel_l1, mr_stft_distance
+    from livefoley.models.evaluation.stereo import ild_correlation
 
     sr = model.config.sample_rate_hz
-    rec_mr, rec_mel, sil_mr, sil_mel, errors = [], [], [], [], []
+    rec_mr, rec_mel, sil_mr, sil_mel, errors, ild = [], [], [], [], [], []
     for a in clips:
         rec = vae_round_trip(model, a.T).T  # (N, C); clips are whole hops
         rec_mr.append(mr_stft_distance(rec, a))
@@ -123,8 +135,12 @@ def reconstruction_report(model: V2AModel, clips: list[np.ndarray]) -> dict[str,
         sil_mel.append(log_mel_l1(np.zeros_like(a), a, sr))
         if a.shape[1] == 4:
             errors.append(doa_round_trip_errors(rec, a, sr))
+        if a.shape[1] == 2:
+            ild.append(ild_correlation(rec, a, sr))
     out = {"heldout_mrstft": float(np.mean(rec_mr)), "heldout_logmel_l1": float(np.mean(rec_mel)),
            "silence_mrstft": float(np.mean(sil_mr)), "silence_logmel_l1": float(np.mean(sil_mel))}
+    if ild and not np.all(np.isnan(ild)):
+        out["heldout_ild_corr"] = float(np.nanmean(ild))
     if errors and (err := np.concatenate(errors)).size:
         out["heldout_doa_median_deg"] = float(np.median(err))
         out["heldout_doa_within20"] = float(np.mean(err <= 20.0))

@@ -100,6 +100,24 @@ def test_cardioid_loss_sees_the_direction_that_channel_magnitudes_miss():
         cardioid_signals(torch.zeros(1, 2, 10))
 
 
+def test_mid_side_loss_sees_the_stereo_image_that_channel_magnitudes_miss():
+    from livefoley.models.training.losses import MultiResolutionSTFTLoss, mid_side_signals
+    from livefoley.protocol.errors import ConfigError
+
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(1, 1, 4800, generator=g)
+    mono = torch.cat([s, s], dim=1)  # a centred source: no stereo image
+    flipped = torch.cat([s, -s], dim=1)  # the same magnitudes, all of it in the side signal
+    ms = mid_side_signals(mono)
+    assert torch.allclose(ms[:, 0], s[:, 0]) and ms[:, 1].abs().max() == 0
+    assert torch.allclose(mid_side_signals(flipped)[:, 1], s[:, 0])
+    loss = MultiResolutionSTFTLoss()
+    assert loss(flipped, mono).item() < 1e-6  # per-channel magnitudes: mono == flipped
+    assert loss(mid_side_signals(flipped), mid_side_signals(mono)).item() > 1.0
+    with pytest.raises(ConfigError, match=r"expected \(B, 2, L\) stereo, found \(1, 4, 10\)"):
+        mid_side_signals(torch.zeros(1, 4, 10))
+
+
 def test_doa_round_trip_errors_find_a_mirrored_reconstruction():
     from livefoley.models.spatial.foa import encode_mono
     from livefoley.models.training.vae_stage import doa_round_trip_errors

@@ -1,5 +1,6 @@
 """A few optimisation steps of each stage lower its loss on one fixed tiny batch."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -72,19 +73,23 @@ def test_ect_stage_advances_over_the_run():
     assert [obj.ect_stage(s) for s in (0, 24, 25, 50, 99, 100)] == [0, 0, 1, 2, 3, 3]
 
 
-def test_vae_objective_adds_the_cardioid_term_for_foa_only():
+def test_vae_objective_adds_the_spatial_term_of_its_channels():
     import dataclasses
 
     g = torch.Generator().manual_seed(0)
     stereo = build_model(small_config())
     foa = build_model(dataclasses.replace(small_config(), vae=dataclasses.replace(small_config().vae, channels=4)))
-    for model, channels, has in ((stereo, 2, False), (foa, 4, True)):
+    on = VAEStageConfig(resolutions=5, mid_side_weight=1.0)  # the cardioid term is on by default
+    for model, channels, term in ((stereo, 2, "mid_side"), (foa, 4, "cardioid")):
         batch = {"audio": 0.1 * torch.randn(1, channels, 3200, generator=g),
                  "noise": torch.randn(1, 64, 2, generator=g)}
-        out = VAEObjective(model, VAEStageConfig(resolutions=5))(batch, 0)
-        assert ("cardioid" in out) == has
-    off = VAEObjective(foa, VAEStageConfig(resolutions=5, cardioid_weight=0.0))(batch, 0)
-    assert "cardioid" not in off
+        out = VAEObjective(model, on)(batch, 0)
+        assert set(out) & {"cardioid", "mid_side"} == {term}
+        parts = out["mrstft"] + 0.1 * out["l1"] + 1e-4 * out["kl"]
+        assert torch.allclose(out["loss"], parts + out[term])  # weight 1, in the total
+        off = VAEObjective(model, VAEStageConfig(resolutions=5, cardioid_weight=0.0))(batch, 0)
+        assert not set(off) & {"cardioid", "mid_side"}  # mid/side is off by default
+        assert torch.allclose(off["loss"], parts)
 
 
 def test_prev_noise_perturbs_only_the_fed_back_latents():
@@ -108,3 +113,20 @@ def test_prev_noise_perturbs_only_the_fed_back_latents():
 def test_prev_noise_out_of_range_named_in_error():
     with pytest.raises(ConfigError, match=r"prev_noise: expected \[0, 10\), found -0.1"):
         DiffusionStageConfig(prev_noise=-0.1)
+
+
+def test_vae_report_gives_the_stereo_image_where_it_is_defined():
+    from livefoley.models.evaluation.spatial import vae_round_trip
+    from livefoley.models.evaluation.stereo import ild_correlation
+    from livefoley.models.training.vae_stage import reconstruction_report
+
+    model = build_model(small_config()).eval()
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal(9600).astype(np.float32) * 0.1
+    pan = np.linspace(0.1, 1.0, 9600, dtype=np.float32)  # a source moving from right to left
+    panned = np.stack([s * pan, s * (1.1 - pan)], axis=1)
+    out = reconstruction_report(model, [panned])
+    want = ild_correlation(vae_round_trip(model, panned.T).T, panned, model.config.sample_rate_hz)
+    assert out["heldout_ild_corr"] == pytest.approx(want)
+    centred = np.stack([s, s], axis=1)  # the real ILD never moves: undefined, not invented
+    assert "heldout_ild_corr" not in reconstruction_report(model, [centred])
