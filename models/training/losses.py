@@ -170,11 +170,12 @@ _CARDIOID_DIRS = ((1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, -1.0
 def mid_side_signals(stereo: torch.Tensor) -> torch.Tensor:
     """Stereo (B, 2, L) (left, right) -> (B, 2, L) (mid, side) = ((L + R) / 2, (L - R) / 2).
 
-    Why a stereo VAE needs it: a magnitude spectrum loss per channel cannot tell a mono source
+    What it is for: a magnitude spectrum loss per channel cannot tell a mono source
     (L = R) from the same source with one channel's polarity flipped or its phase scrambled,
     and it is blind to how the channels' levels move together: a decoder can fabricate level
     differences the game never had. The side signal's magnitude is the stereo image itself
     (0 for a centred source), so an MR-STFT loss on (mid, side) makes it part of the objective.
+    Not yet shown to be enough: see `--mid-side-weight` in training/README.md.
     """
     if stereo.dim() != 3 or stereo.shape[1] != 2:
         raise ConfigError(f"mid_side_signals: expected (B, 2, L) stereo, found {tuple(stereo.shape)}")

@@ -2,11 +2,12 @@
 
 What it is: `VAEStageConfig`, `VAEObjective` (multi-resolution STFT + time-domain L1 + small
 KL, the SoundReactor causal VAE's losses minus the adversarial terms, shared/reference/
-soundreactor.md §1.4; for stereo also MR-STFT on mid and side, for FOA on virtual cardioids:
-the spatial image, which per-channel magnitudes miss) and `train_vae`, which runs
-`loop.run_loop` over random audio segments of the training shards. Each checkpoint exports a whole V2A checkpoint whose VAE latents are
-rescaled to std sigma_data (`export.fold_latent_scale`); the other parts keep their weights
-(the preset's seed, or `--init`). Held-out reconstruction quality (MR-STFT distance and
+soundreactor.md §1.4; for FOA also MR-STFT on virtual cardioids, for stereo optionally on mid
+and side: the spatial image, which per-channel magnitudes miss) and `train_vae`, which runs
+`loop.run_loop` over random audio segments of the training shards. Each checkpoint exports a
+whole V2A checkpoint whose VAE latents are rescaled to std sigma_data
+(`export.fold_latent_scale`); the other parts keep their weights (the preset's seed, or
+`--init`). Held-out reconstruction quality (MR-STFT distance and
 log-mel L1 from `models/evaluation`, with silence's numbers beside them) goes to eval.jsonl.
 
 What it is not: a GAN. Without the discriminator the decoder is blurrier than the reference's;
