@@ -57,6 +57,9 @@ def markdown_table(summary: dict[str, dict[str, float]], systems: list[str]) -> 
                      + " | ".join(_fmt(summary[s].get(key)) for s in systems) + " |")
     lines.append("| clips with a defined lag / ILD corr. | | " + " | ".join(
         f"{summary[s]['lag_defined']} / {summary[s]['ild_defined']}" for s in systems) + " |")
+    if all("onsets_emitted" in summary[s] for s in systems):  # runs before 2026-12-04 lack it
+        lines.append("| onsets emitted / real (recall's other side) | | " + " | ".join(
+            f"{summary[s]['onsets_emitted']} / {summary[s]['onsets_real']}" for s in systems) + " |")
     return "\n".join(lines)
 
 

@@ -122,7 +122,8 @@ def aggregate(per_episode: list[dict[str, float]]) -> dict[str, float]:
             "mr_stft": _nanmean([e["mr_stft"] for e in per_episode]),
             "log_mel_l1": _nanmean([e["log_mel_l1"] for e in per_episode]),
             "ild_corr": _nanmean([e["ild_corr"] for e in per_episode]),
-            "ild_defined": sum(not math.isnan(e["ild_corr"]) for e in per_episode)}
+            "ild_defined": sum(not math.isnan(e["ild_corr"]) for e in per_episode),
+            "onsets_emitted": ne, "onsets_real": nr}
 
 
 def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn | None = None,

@@ -59,6 +59,18 @@ def test_oracle_delayed_40ms_reads_as_40ms_and_beats_baselines(run40):
     assert s["oracle40"]["mr_stft"] < s["silence"]["mr_stft"]
 
 
+def test_report_counts_onsets_emitted_against_real(run40):
+    out, res = run40
+    s = res["summary"]
+    n_real = s["real"]["onsets_real"]
+    assert n_real > 0 and s["real"]["onsets_emitted"] == n_real
+    assert s["silence"]["onsets_emitted"] == 0 and s["silence"]["onsets_real"] == n_real
+    per = res["per_episode"]["oracle40"]
+    assert s["oracle40"]["onsets_emitted"] == sum(e["onset_n_est"] for e in per)
+    row = f"| onsets emitted / real (recall's other side) | | {s['oracle40']['onsets_emitted']} / {n_real} | 0 / {n_real} |"
+    assert row in (out / "report.md").read_text()
+
+
 def test_report_plots_and_examples_are_written(run40):
     out, res = run40
     report = (out / "report.md").read_text()
