@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 SAMPLERS = ("consistency", "heun")
 DEFAULT_GUIDANCE = 3.0  # CFG scale of a model whose checkpoint names none
+DEFAULT_NFE = 1  # consistency NFE of a model whose checkpoint names none
 
 
 class StreamingGenerator(PromptControl):
@@ -73,7 +74,7 @@ class StreamingGenerator(PromptControl):
         self.model = model.to(self.device).eval()
         self.cfg = model.config
         self.seed = seed
-        self.nfe = int(model.sampling_defaults.get("nfe", 1))
+        self.nfe = int(model.sampling_defaults.get("nfe", DEFAULT_NFE))
         self.guidance = guidance
         # The model's own default when its checkpoint names one, else SoundReactor's default
         # for its latency benchmark (Table 6 caption); 1 = no guidance.

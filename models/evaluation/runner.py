@@ -202,8 +202,9 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
         "data_root": str(data_root), "sample_rate_hz": sr, "config": dataclasses.asdict(config),
         "episodes": [{"name": c["name"], "scenario": c["scenario"],
                       "seconds": len(c["real"]) / sr} for c in clips],
-        "heldout_available": len(held_paths), "train_shards": len(train), "systems": list(systems), "model_name":
-        model_name if generate is not None else None, "model_info": model_info or {},
+        "heldout_available": len(held_paths), "train_shards": len(train),
+        "systems": list(systems), "model_name": model_name if generate is not None else None,
+        "model_info": model_info or {},
         "summary": summary, "per_episode": per, "generate_seconds": timings,
         "wall_s": time.perf_counter() - t0,
     }

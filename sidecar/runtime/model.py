@@ -84,11 +84,11 @@ def recommended_sampling(spec: str | None) -> dict:
         CheckpointError: a path that does not exist or is not a readable checkpoint.
     """
     from livefoley.models.checkpoint import read_sampling_defaults
-    from livefoley.models.generator import DEFAULT_GUIDANCE
+    from livefoley.models.generator import DEFAULT_GUIDANCE, DEFAULT_NFE
 
     choice = resolve_model(spec)
     recorded = read_sampling_defaults(choice.spec) if choice.trained else {}
-    return {"guidance_scale": DEFAULT_GUIDANCE, "nfe": 1, **recorded}
+    return {"guidance_scale": DEFAULT_GUIDANCE, "nfe": DEFAULT_NFE, **recorded}
 
 
 def sampling_options(spec: str | None, nfe: int | None,
