@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--l1-weight", type=float, default=0.1)
             p.add_argument("--cardioid-weight", type=float, default=1.0,
                            help="FOA only: MR-STFT on 6 virtual cardioids (keeps direction)")
+            p.add_argument("--decoder-only", action="store_true",
+                           help="train the decoder alone on --init's frozen encoder (its "
+                                "generator's latents keep their meaning)")
             p.add_argument("--mid-side-weight", type=float, default=0.0,
                            help="stereo only: MR-STFT on mid and side (the stereo image; "
                                 "0: per-channel only; not yet shown to help, see README)")
@@ -107,6 +110,11 @@ def _model(args):
     from livefoley.models.checkpoint import load_checkpoint, load_vae_into
     from livefoley.models.config import get_preset
     from livefoley.models.v2a import build_model
+    from livefoley.protocol.errors import ConfigError
+
+    if getattr(args, "decoder_only", False) and not args.init:
+        raise ConfigError("train vae --decoder-only: expected --init CHECKPOINT (a trained "
+                          "model whose decoder to train), found no --init")
 
     model = load_checkpoint(args.init) if args.init else build_model(get_preset(args.preset))
     if getattr(args, "vae_from", None):
@@ -137,7 +145,8 @@ def main(args: argparse.Namespace) -> int:
             cfg = VAEStageConfig(segment_latents=args.segment, resolutions=args.resolutions,
                                  kl_weight=args.kl_weight, l1_weight=args.l1_weight,
                                  cardioid_weight=args.cardioid_weight,
-                                 mid_side_weight=args.mid_side_weight)
+                                 mid_side_weight=args.mid_side_weight,
+                                 decoder_only=args.decoder_only)
             result = train_vae(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
                                info=info, resume=args.resume)
         else:

@@ -7,8 +7,11 @@ and side: the spatial image, which per-channel magnitudes miss) and `train_vae`,
 `loop.run_loop` over random audio segments of the training shards. Each checkpoint exports a
 whole V2A checkpoint whose VAE latents are rescaled to std sigma_data
 (`export.fold_latent_scale`); the other parts keep their weights (the preset's seed, or
-`--init`). Held-out reconstruction quality (MR-STFT distance and
-log-mel L1 from `models/evaluation`, with silence's numbers beside them) goes to eval.jsonl.
+`--init`). With `decoder_only` (`--decoder-only`) the encoder is frozen too and the scale is
+not refolded: a trained model's generator keeps emitting latents that mean the same, and only
+how they are turned into sound is trained further. Held-out reconstruction quality (MR-STFT
+distance and log-mel L1 from `models/evaluation`, with silence's numbers beside them) goes to
+eval.jsonl.
 
 What it is not: a GAN. Without the discriminator the decoder is blurrier than the reference's;
 the report states it.
@@ -61,6 +64,9 @@ class VAEStageConfig:
     # Stereo only: MR-STFT on (mid, side), see losses.mid_side_signals. Off by default: a
     # 20-minute fine-tune with it did not bring back the stereo image (training/README.md).
     mid_side_weight: float = 0.0
+    # Train the decoder alone on a trained model's frozen encoder (its latent space, and so its
+    # generator, unchanged); the export keeps the latent scale as it is.
+    decoder_only: bool = False
     heldout_clips: int = 8  # held-out clips for the reconstruction report
     heldout_seconds: float = 2.0  # length of each
 
@@ -170,7 +176,7 @@ def train_vae(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
     Thread-safety: one run per process group. Real-time safe: no.
     """
     model.requires_grad_(False)
-    model.vae.requires_grad_(True)
+    (model.vae.decoder if cfg.decoder_only else model.vae).requires_grad_(True)
     model.to(info.device)
     hop = model.config.hop_samples
     segments = AudioSegments(open_split(data, "train"), cfg.segment_latents * hop)
@@ -192,8 +198,9 @@ def train_vae(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
 
     def export() -> None:
         deploy = copy.deepcopy(model).cpu().eval()
-        std = latent_std(deploy, scale_segments)
-        fold_latent_scale(deploy.vae, sigma_data / max(std, 1e-6))
+        if not cfg.decoder_only:  # a frozen encoder's latents already have their scale
+            std = latent_std(deploy, scale_segments)
+            fold_latent_scale(deploy.vae, sigma_data / max(std, 1e-6))
         save_model_atomic(deploy, run.model_path)
 
     result = run_loop(stage="vae", objective=objective, batch_fn=batch_fn, cfg=loop, info=info,
