@@ -3,6 +3,7 @@
     livefoley eval --data data/doom --model checkpoints/default.safetensors --out runs/eval
     livefoley eval --data data/doom --out runs/eval-baselines          # baselines only
     livefoley eval ... --teacher-forced    # also with the real previous latents fed back
+    livefoley eval ... --vae-round-trip    # also the real audio through the model's VAE
     livefoley eval --spatial --data data/scenes --model runs/spatial_s1/model.safetensors \
         --out runs/spatial_eval                                          # FOA: spatial.py
 
@@ -48,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", default=None, choices=("consistency", "heun"),
                         help="sampler of the model (heun for a stage-1 head)")
     parser.add_argument("--heun-steps", type=int, default=None, help="Heun steps (with --sampler heun)")
+    parser.add_argument("--vae-round-trip", action="store_true",
+                        help="also score the real audio through the model's VAE "
+                             "(round_trip.py): the ceiling of what its latents carry")
     parser.add_argument("--teacher-forced", action="store_true",
                         help="also generate with the real previous latents fed back "
                              "(teacher_forced.py): separates prediction from drift")
@@ -77,24 +81,37 @@ def main(args: argparse.Namespace) -> int:
     print(f"report: {args.out}/report.md ({results['wall_s']:.0f} s)")
     if args.teacher_forced and args.model:
         _teacher_forced(args)
+    if args.vae_round_trip and args.model:
+        _vae_round_trip(args)
     return 0
 
 
 def _teacher_forced(args: argparse.Namespace) -> None:
-    import json
-    from pathlib import Path
-
     from livefoley.models.evaluation.teacher_forced import teacher_forced_scores
 
     sampling = {k: v for k, v in (("guidance_scale", args.guidance), ("nfe", args.nfe))
                 if v is not None}  # unset: teacher_forced_scores' defaults (the generator's)
     res = teacher_forced_scores(args.data, args.model, max_episodes=args.max_episodes,
                                 max_seconds=args.seconds, seed=args.seed, **sampling)
-    (Path(args.out) / "teacher_forced.json").write_text(json.dumps(res, indent=1))
+    _write_diagnostic(args.out, "teacher_forced", "teacher-forced (real previous latents)", res)
+
+
+def _vae_round_trip(args: argparse.Namespace) -> None:
+    from livefoley.models.evaluation.round_trip import vae_round_trip_scores
+
+    res = vae_round_trip_scores(args.data, args.model, max_episodes=args.max_episodes,
+                                max_seconds=args.seconds)
+    _write_diagnostic(args.out, "vae_round_trip", "VAE round trip (the real audio's latents)", res)
+
+
+def _write_diagnostic(out: str, name: str, label: str, res: dict) -> None:
+    import json
+    from pathlib import Path
+
+    (Path(out) / f"{name}.json").write_text(json.dumps(res, indent=1))
     s = res["summary"]
-    print(f"teacher-forced (real previous latents): onset F {s['onset_f']:.3f}, "
-          f"MR-STFT {s['mr_stft']:.3f}, log-mel L1 {s['log_mel_l1']:.3f} "
-          f"({args.out}/teacher_forced.json)")
+    print(f"{label}: onset F {s['onset_f']:.3f}, MR-STFT {s['mr_stft']:.3f}, "
+          f"log-mel L1 {s['log_mel_l1']:.3f} ({out}/{name}.json)")
 
 
 def _spatial(args: argparse.Namespace) -> int:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from livefoley.models.data.shards import list_shards, read_shard
 from livefoley.models.data.timing import frame_indices_for_ticks
+from livefoley.models.evaluation.round_trip import heldout_reals
 from livefoley.models.evaluation.runner import EvalConfig, aggregate, score_pair
 from livefoley.protocol.errors import ConfigError
 
@@ -45,21 +45,13 @@ def teacher_forced_scores(data_root: str | Path, model_path: str, *, max_episode
     if model.config.head_kind != "mlp":
         raise ConfigError(f"teacher-forced eval: expected an MLP head, found "
                           f"{model.config.head_kind!r}")
-    paths = list_shards(data_root, "heldout")[:max_episodes]
-    if not paths:
-        raise ConfigError(f"teacher-forced eval {data_root}: expected held-out shards, found none")
-    hop, rate = model.config.hop_samples, model.config.vae.latent_rate_hz
+    rate = model.config.vae.latent_rate_hz
     W, h = model.config.transformer.window_frames, model.config.head
     sigmas = consistency_sigmas(nfe, h.sigma_min, h.sigma_max, h.rho)
     g = torch.Generator().manual_seed(seed)
     per = []
-    for path in paths:
-        shard = read_shard(path)
-        if shard.sample_rate_hz != model.config.vae.sample_rate_hz:
-            raise ConfigError(f"{path}: expected {model.config.vae.sample_rate_hz} Hz audio "
-                              f"(the model's), found {shard.sample_rate_hz} Hz")
-        J = min(int(max_seconds * rate), shard.audio.shape[0] // hop)
-        real = np.array(shard.audio[: J * hop], dtype=np.float32)  # a copy: shards are read-only
+    for shard, J, real in heldout_reals(data_root, model, max_episodes=max_episodes,
+                                        max_seconds=max_seconds, what="teacher-forced eval"):
         ts = np.asarray(shard.timestamps_ns)
         idx = frame_indices_for_ticks(ts, J, latent_rate_hz=rate, start_ns=int(ts[0]))
         frames = torch.from_numpy(np.asarray(shard.frames)[np.concatenate([idx[:1], idx])])

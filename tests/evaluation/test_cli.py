@@ -70,3 +70,27 @@ def test_teacher_forced_needs_heldout_shards(tmp_path):
 
     with pytest.raises(ConfigError, match="expected held-out shards, found none"):
         teacher_forced_scores(tmp_path, "tiny")
+
+
+def test_vae_round_trip_scores_the_real_audio_through_the_vae(dataset, tmp_path, capsys):
+    pytest.importorskip("livefoley.models.generator", reason="the models part provides it")
+    out = tmp_path / "eval"
+    assert main(["eval", "--data", str(dataset), "--out", str(out), "--model", "tiny",
+                 "--vae-round-trip", "--no-fd", "--no-plots", "--examples", "0",
+                 "--seconds", "1"]) == 0
+    assert "VAE round trip (the real audio's latents): onset F" in capsys.readouterr().out
+    rt = json.loads((out / "vae_round_trip.json").read_text())
+    free = json.loads((out / "results.json").read_text())["per_episode"]["model"][0]
+    assert rt["model"] == "tiny" and len(rt["per_episode"]) == 1
+    # The round trip decodes the real audio's own latents, not the generator's: other audio.
+    assert rt["per_episode"][0]["mr_stft"] != free["mr_stft"]
+    assert rt["per_episode"][0]["mr_stft"] > 0  # random weights: not the real audio
+
+
+def test_vae_round_trip_needs_heldout_shards(tmp_path):
+    pytest.importorskip("livefoley.models.generator", reason="the models part provides it")
+    from livefoley.models.evaluation.round_trip import vae_round_trip_scores
+    from livefoley.protocol.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="VAE round trip .*: expected held-out shards, found none"):
+        vae_round_trip_scores(tmp_path, "tiny")
