@@ -2,13 +2,17 @@
 
     livefoley model models/weights/default.safetensors                    # show
     livefoley model runs/s2/model.safetensors --set-guidance 2 --set-nfe 4 --out m.safetensors
+    livefoley model base.safetensors --blend tuned.safetensors --alpha 0.5 --out mid.safetensors
 
 What it is: a reader of a checkpoint's config, size and sampling defaults, and a writer of
 the defaults (the CFG scale and NFE chosen on validation data, which the generator, `serve`,
-`demo`, `render` and `eval` then use when given none). The weights are copied unchanged; the new
-file is written beside its destination and renamed over it, so a reader never sees half a file.
+`demo`, `render` and `eval` then use when given none). The weights are copied unchanged,
+except with `--blend OTHER --alpha A`, which writes (1 - A) x CHECKPOINT + A x OTHER tensor by
+tensor: weight-space interpolation between a model and a fine-tune of it (WiSE-FT, Wortsman
+et al. 2022), for two files of one config. The new file is written beside its destination
+and renamed over it, so a reader never sees half a file.
 
-What it is not: training or conversion; the tensors are never touched.
+What it is not: training or conversion between configs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record N (1..4) as the model's consistency NFE")
     parser.add_argument("--clear-sampling", action="store_true",
                         help="remove the recorded sampling defaults")
+    parser.add_argument("--blend", default=None, metavar="OTHER",
+                        help="interpolate the weights towards OTHER (same config)")
+    parser.add_argument("--alpha", type=float, default=None, metavar="A",
+                        help="--blend: OTHER's share of each weight, 0 < A < 1")
     parser.add_argument("--out", default=None,
                         help="where to write the changed file (default: over the checkpoint)")
 
@@ -39,9 +47,14 @@ def main(args: argparse.Namespace) -> int:
     if updates and args.clear_sampling:
         raise ConfigError("livefoley model: expected --set-guidance/--set-nfe or "
                           "--clear-sampling, found both")
+    if (args.blend is None) != (args.alpha is None):
+        raise ConfigError("livefoley model: expected --blend OTHER and --alpha A together, "
+                          f"found only {'--blend' if args.blend else '--alpha'}")
     model = load_checkpoint(args.checkpoint)
     path = Path(args.checkpoint)
-    if updates or args.clear_sampling:
+    if args.blend is not None:
+        blend_into(model, load_checkpoint(args.blend), args.alpha, where=args.blend)
+    if updates or args.clear_sampling or args.blend is not None:
         model.sampling_defaults = ({} if args.clear_sampling else check_sampling_defaults(
             {**model.sampling_defaults, **updates}, where="livefoley model"))
         path = Path(args.out or args.checkpoint)
@@ -53,3 +66,30 @@ def main(args: argparse.Namespace) -> int:
           f"text {'yes' if cfg.text_dim else 'no'}")
     print(f"sampling defaults: {model.sampling_defaults or 'none (generator defaults)'}")
     return 0
+
+
+def blend_into(model, other, alpha: float, *, where: str) -> None:
+    """model's weights <- (1 - alpha) x model's + alpha x other's, in place.
+
+    Raises:
+        ConfigError: alpha outside (0, 1), another config, or a non-float tensor that differs.
+    """
+    import torch
+
+    from livefoley.protocol.errors import ConfigError
+
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"livefoley model --alpha: expected 0 < A < 1, found {alpha}")
+    mine, theirs = model.config.to_dict(), other.config.to_dict()
+    if mine != theirs:
+        keys = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        raise ConfigError(f"livefoley model --blend {where}: expected the checkpoint's config, "
+                          f"found other values of {keys}")
+    with torch.no_grad():
+        theirs = other.state_dict()
+        for name, t in model.state_dict().items():
+            if t.is_floating_point():
+                t.lerp_(theirs[name].to(t.dtype), alpha)
+            elif not torch.equal(t, theirs[name]):
+                raise ConfigError(f"livefoley model --blend {where}: expected {name} "
+                                  f"(not a float tensor) equal in both files, found it differs")
