@@ -76,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--decoder-only", action="store_true",
                            help="train the decoder alone on --init's frozen encoder (its "
                                 "generator's latents keep their meaning)")
+            p.add_argument("--onset-weight", type=float, default=0.0,
+                           help="L1 between spectral-flux onset envelopes (transients)")
             p.add_argument("--mid-side-weight", type=float, default=0.0,
                            help="stereo only: MR-STFT on mid and side (the stereo image; "
                                 "0: per-channel only; not yet shown to help, see README)")
@@ -146,7 +148,8 @@ def main(args: argparse.Namespace) -> int:
                                  kl_weight=args.kl_weight, l1_weight=args.l1_weight,
                                  cardioid_weight=args.cardioid_weight,
                                  mid_side_weight=args.mid_side_weight,
-                                 decoder_only=args.decoder_only)
+                                 decoder_only=args.decoder_only,
+                                 onset_weight=args.onset_weight)
             result = train_vae(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
                                info=info, resume=args.resume)
         else:

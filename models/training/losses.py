@@ -7,6 +7,9 @@ it follows:
   resolutions 2048...32, shared/reference/soundreactor.md §1.4).
 - `mid_side_signals`: stereo (L, R) -> (mid, side), for the sum-and-difference MR-STFT term of
   the stereo VAE (Steinmetz et al. 2020, arXiv 2010.10291, as in stable-audio-tools).
+- `onset_envelope_loss`: L1 between the spectral-flux onset envelopes of two signals, the
+  evaluation's own onset feature (`models/evaluation/onsets.py`), in torch: a term that sees
+  transients, which spectral distances averaged over a segment barely do.
 - `kl_divergence`: KL(N(mean, std) || N(0, 1)) of the VAE bottleneck, mean over elements.
 - `sample_log_normal_sigma`, `edm2_loss`: EDM2's training loss with the learned uncertainty
   u(sigma) (Karras et al. 2024, arXiv 2312.02696, eq. 21; SoundReactor Alg. 1):
@@ -80,6 +83,38 @@ class MultiResolutionSTFTLoss(nn.Module):
                 self.eps)
             total = total + sc + (mr.log() - mg.log()).abs().mean()
         return total / len(self.resolutions)
+
+
+def onset_envelope(audio: torch.Tensor, sample_rate_hz: int) -> torch.Tensor:
+    """(B, C, L) audio -> (B, frames) spectral-flux onset strength of the mono mix.
+
+    As `evaluation.onsets.onset_envelope`: 5 ms hop, ~21 ms FFT (a power of two), log1p(100 |S|),
+    the half-wave rectified rise from frame to frame summed over bins; differentiable.
+    """
+    hop = int(round(sample_rate_hz * 0.005))
+    n_fft = 1 << int(round(math.log2(sample_rate_hz * 0.0213)))
+    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
+    spec = torch.stft(audio.mean(dim=1), n_fft, hop, window=window, return_complex=True,
+                      center=True, pad_mode="constant")  # (B, F, frames), zero-padded as eval
+    logmag = torch.log1p(100.0 * spec.abs())
+    return torch.relu(logmag.diff(dim=2)).sum(dim=1)
+
+
+def onset_envelope_loss(generated: torch.Tensor, real: torch.Tensor,
+                        sample_rate_hz: int) -> torch.Tensor:
+    """Mean |env(generated) - env(real)| / mean env(real) over the batch: 0 when equal.
+
+    A missing transient and a spurious one cost alike, so a decoder cannot lower it by
+    averaging a click away (which MR-STFT allows) or by a busy floor.
+
+    Raises:
+        ConfigError: shapes differ.
+    """
+    if generated.shape != real.shape:
+        raise ConfigError(f"onset-envelope loss: expected equal shapes, found "
+                          f"{tuple(generated.shape)} and {tuple(real.shape)}")
+    eg, er = onset_envelope(generated, sample_rate_hz), onset_envelope(real, sample_rate_hz)
+    return (eg - er).abs().mean() / er.mean().clamp_min(1e-3)
 
 
 def kl_divergence(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,7 @@ from livefoley.models.training.losses import (
     cardioid_signals,
     kl_divergence,
     mid_side_signals,
+    onset_envelope_loss,
 )
 from livefoley.models.training.loop import LoopConfig, run_loop
 from livefoley.models.training.runstate import RunDir
@@ -64,6 +65,8 @@ class VAEStageConfig:
     # Stereo only: MR-STFT on (mid, side), see losses.mid_side_signals. Off by default: a
     # 20-minute fine-tune with it did not bring back the stereo image (training/README.md).
     mid_side_weight: float = 0.0
+    # L1 between spectral-flux onset envelopes (losses.onset_envelope_loss): transients.
+    onset_weight: float = 0.0
     # Train the decoder alone on a trained model's frozen encoder (its latent space, and so its
     # generator, unchanged); the export keeps the latent scale as it is.
     decoder_only: bool = False
@@ -73,7 +76,7 @@ class VAEStageConfig:
 
 class VAEObjective(nn.Module):
     """forward(batch, step) -> {"loss", "mrstft", "l1", "kl"} (+ "mid_side" for stereo,
-    "cardioid" for FOA) for audio (B, C, L)."""
+    "cardioid" for FOA, "onset" when weighted) for audio (B, C, L)."""
 
     def __init__(self, model: V2AModel, cfg: VAEStageConfig) -> None:
         super().__init__()
@@ -101,6 +104,10 @@ class VAEObjective(nn.Module):
             ms = self.mrstft(mid_side_signals(rec), mid_side_signals(audio))
             loss = loss + self.cfg.mid_side_weight * ms
             out["mid_side"] = ms.detach()
+        if self.cfg.onset_weight > 0:
+            onset = onset_envelope_loss(rec, audio, self.model.config.sample_rate_hz)
+            loss = loss + self.cfg.onset_weight * onset
+            out["onset"] = onset.detach()
         return {"loss": loss, **out}
 
 

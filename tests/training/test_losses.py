@@ -13,6 +13,8 @@ from livefoley.models.training.losses import (
     ect_r,
     edm2_loss,
     kl_divergence,
+    onset_envelope,
+    onset_envelope_loss,
     sample_log_normal_sigma,
 )
 from livefoley.protocol.errors import ConfigError
@@ -129,3 +131,41 @@ def test_doa_round_trip_errors_find_a_mirrored_reconstruction():
     assert same.size == 10 and same.max() < 1.0
     err = doa_round_trip_errors(mirrored, left, 48000)
     assert np.allclose(err, 120.0, atol=2.0)  # +60 deg against -60 deg azimuth
+
+
+def _clicks(times_s, seconds=1.0, sr=48000, channels=2):
+    x = np.zeros((channels, int(seconds * sr)), np.float32)
+    for t in times_s:
+        i = int(t * sr)
+        x[:, i:i + 96] = np.hanning(96)  # a 2 ms click
+    return torch.from_numpy(x)[None]
+
+
+def test_onset_envelope_is_the_evaluations_feature():
+    from livefoley.models.evaluation.onsets import onset_envelope as eval_envelope
+
+    g = torch.Generator().manual_seed(0)
+    x = 0.3 * torch.randn(1, 2, 24000, generator=g) * (torch.rand(1, 1, 24000, generator=g) > 0.7)
+    got = onset_envelope(x, 48000)[0].double().numpy()
+    want = eval_envelope(x[0].T.numpy(), 48000)[1:]  # the eval's value 0 is a fixed 0
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3 * want.max())
+
+
+def test_onset_envelope_loss_charges_a_missing_and_a_moved_click():
+    real = _clicks([0.2, 0.5, 0.8])
+    assert onset_envelope_loss(real, real, 48000).item() == 0.0
+    missing = onset_envelope_loss(_clicks([0.2, 0.5]), real, 48000).item()
+    moved = onset_envelope_loss(_clicks([0.2, 0.5, 0.9]), real, 48000).item()
+    silent = onset_envelope_loss(torch.zeros_like(real), real, 48000).item()
+    assert silent == pytest.approx(1.0)  # normalised by the real envelope's mean
+    assert 0.2 < missing < silent and missing < moved  # a moved click is missed and spurious
+    # MR-STFT over the whole second barely tells a moved click from the real one.
+    mr = MultiResolutionSTFTLoss(RESOLUTIONS_5)
+    assert mr(_clicks([0.2, 0.5, 0.9]), real).item() < 2 * moved
+
+
+def test_onset_envelope_loss_shape_mismatch_names_both_shapes():
+    with pytest.raises(ConfigError, match=r"expected equal shapes, found \(1, 2, 4800\) and "
+                                          r"\(1, 2, 9600\)"):
+        onset_envelope_loss(torch.zeros(1, 2, 4800), torch.zeros(1, 2, 9600), 48000)

@@ -92,6 +92,17 @@ def test_vae_objective_adds_the_spatial_term_of_its_channels():
         assert torch.allclose(off["loss"], parts)
 
 
+def test_vae_objective_adds_the_onset_term_when_weighted():
+    g = torch.Generator().manual_seed(0)
+    model = build_model(small_config())
+    batch = {"audio": 0.1 * torch.randn(1, 2, 3200, generator=g),
+             "noise": torch.randn(1, 64, 2, generator=g)}
+    off = VAEObjective(model, VAEStageConfig(resolutions=5))(batch, 0)
+    on = VAEObjective(model, VAEStageConfig(resolutions=5, onset_weight=0.5))(batch, 0)
+    assert "onset" not in off and on["onset"] > 0
+    assert torch.allclose(on["loss"], off["loss"] + 0.5 * on["onset"])
+
+
 def test_prev_noise_perturbs_only_the_fed_back_latents():
     torch.manual_seed(0)
     objective = DiffusionObjective(build_model(small_config()).eval(),
