@@ -80,9 +80,10 @@ def blend_into(model, other, alpha: float, *, where: str) -> None:
 
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"livefoley model --alpha: expected 0 < A < 1, found {alpha}")
-    mine, theirs = model.config.to_dict(), other.config.to_dict()
-    if mine != theirs:
-        keys = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+    mine, other_cfg = model.config.to_dict(), other.config.to_dict()
+    if mine != other_cfg:
+        keys = sorted(k for k in mine.keys() | other_cfg.keys()
+                      if mine.get(k) != other_cfg.get(k))
         raise ConfigError(f"livefoley model --blend {where}: expected the checkpoint's config, "
                           f"found other values of {keys}")
     with torch.no_grad():

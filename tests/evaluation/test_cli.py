@@ -92,5 +92,6 @@ def test_vae_round_trip_needs_heldout_shards(tmp_path):
     from livefoley.models.evaluation.round_trip import vae_round_trip_scores
     from livefoley.protocol.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="VAE round trip .*: expected held-out shards, found none"):
+    with pytest.raises(ConfigError,
+                       match="VAE round trip .*: expected held-out shards, found none"):
         vae_round_trip_scores(tmp_path, "tiny")
