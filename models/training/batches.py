@@ -7,7 +7,8 @@ What it is:
   (`data.timing.frame_indices_for_ticks`, the live scheduler's newest-frame rule).
 - `WindowBatches`: windows of T latent ticks with their frames (read from the memory-mapped
   shards) for stage 1 and stage 2. Each window also carries the frame of the tick before it,
-  so the vision delta of its first frame is the true one.
+  so the vision delta of its first frame is the true one, and on request the real audio the
+  window's latents encode (for losses on decoded predictions).
 
 Drawing a batch from `numpy.random.default_rng([seed, step, rank])` makes a resumed run see
 exactly the batches an uninterrupted one would, with no sampler state to save.
@@ -169,15 +170,17 @@ class LatentCache:
 
 class WindowBatches:
     """Windows of `window_latents` ticks: frames (B, T+1, H, W, 3) uint8, latents (B, T, L),
-    and `shard` (B,) int64, the index of each window's shard (captions of scene shards).
+    and `shard` (B,) int64, the index of each window's shard (captions of scene shards); with
+    `audio=True` also `audio` (B, C, T * hop) float32, the samples latents j..j+T-1 encode.
 
     Frame 0 of a window is the frame of the tick before it (or its own first frame at the
     start of a recording, so the first delta is 0 as in a fresh live session).
     """
 
-    def __init__(self, cache: LatentCache, window_latents: int) -> None:
+    def __init__(self, cache: LatentCache, window_latents: int, *, audio: bool = False) -> None:
         self.cache = cache
         self.window_latents = window_latents
+        self.with_audio = audio
         self.usable = [i for i, lat in enumerate(cache.latents) if lat.shape[0] > window_latents]
         if not self.usable:
             raise ConfigError(f"WindowBatches: expected recordings longer than {window_latents} "
@@ -185,7 +188,8 @@ class WindowBatches:
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> dict[str, torch.Tensor]:
         T = self.window_latents
-        frames, latents, shards = [], [], []
+        hop = self.cache.hop_samples
+        frames, latents, shards, audio = [], [], [], []
         for _ in range(batch_size):
             s = self.usable[int(rng.integers(len(self.usable)))]
             shards.append(s)
@@ -195,6 +199,12 @@ class WindowBatches:
             idx = np.concatenate([[table[max(start - 1, 0)]], table[start:start + T]])
             frames.append(np.asarray(self.cache.shards[s].frames[idx]))
             latents.append(lat[start:start + T])
-        return {"frames": torch.from_numpy(np.stack(frames)),
-                "latents": torch.from_numpy(np.stack(latents).astype(np.float32)),
-                "shard": torch.tensor(shards, dtype=torch.int64)}  # index into cache.shards
+            if self.with_audio:  # latent j encodes samples [j hop, (j + 1) hop) (encode_audio)
+                pcm = self.cache.shards[s].audio[start * hop:(start + T) * hop]
+                audio.append(np.asarray(pcm, np.float32).T)
+        out = {"frames": torch.from_numpy(np.stack(frames)),
+               "latents": torch.from_numpy(np.stack(latents).astype(np.float32)),
+               "shard": torch.tensor(shards, dtype=torch.int64)}  # index into cache.shards
+        if self.with_audio:
+            out["audio"] = torch.from_numpy(np.ascontiguousarray(np.stack(audio)))
+        return out

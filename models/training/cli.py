@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--prev-noise", type=float, default=0.0,
                            help="max std of Gaussian noise on the fed-back previous latents "
                                 "(per window, uniform in [0, max]; 0: clean teacher forcing)")
+            p.add_argument("--onset-weight", type=float, default=0.0,
+                           help="onset-envelope L1 between the decoded one-step prediction "
+                                "and the real audio (MLP head; 0: off)")
+            p.add_argument("--onset-profile-weight", type=float, default=0.0,
+                           help="L1 between the sorted onset envelopes of the decoded "
+                                "one-step prediction and the real audio (0: off)")
         if name == "stage1":
             p.add_argument("--p-uncond", type=float, default=0.1)
             p.add_argument("--p-mean", type=float, default=-0.4)
@@ -105,6 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--p-std", type=float, default=2.0)
             p.add_argument("--ect-stages", type=int, default=6,
                            help="halvings of t - r over the run (ECT's q = 2)")
+            p.add_argument("--ect-stage-offset", type=int, default=0,
+                           help="first ECT stage (a fine-tune of a finished stage 2: its last)")
             p.add_argument("--huber-c", type=float, default=0.0)
 
 
@@ -162,7 +170,10 @@ def main(args: argparse.Namespace) -> int:
                 window_latents=args.window, head_repeats=args.head_repeats,
                 p_uncond=args.p_uncond, p_text_uncond=args.p_text_uncond,
                 p_mean=args.p_mean, p_std=args.p_std, prev_noise=args.prev_noise,
-                ect_stages=getattr(args, "ect_stages", 6), huber_c=getattr(args, "huber_c", 0.0))
+                ect_stages=getattr(args, "ect_stages", 6), huber_c=getattr(args, "huber_c", 0.0),
+                ect_stage_offset=getattr(args, "ect_stage_offset", 0),
+                onset_weight=args.onset_weight,
+                onset_profile_weight=args.onset_profile_weight)
             result = train_diffusion(stage=args.train_stage, model=model, data=args.data,
                                      run=run, loop=loop, cfg=cfg, info=info, resume=args.resume)
     finally:

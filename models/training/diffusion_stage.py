@@ -18,6 +18,17 @@ latents are computed once per shard into `RUN/cache/`):
    stage 2: ECT with r(t, stage), shared noise, the target under no_grad with the same z
    (Alg. 2; ECT's stage advances `ect_stages` times over the run, halving t - r each time).
 
+With `onset_weight` > 0 the MLP head's one-step prediction of every window latent (the NFE-1
+sample: D(sigma_max n, sigma_max, z_i)) is decoded by the frozen VAE decoder and charged with
+`losses.onset_envelope_loss` against the window's real audio (rows with the null vision left
+out: they cannot know where the events are). The consistency loss trains the one-step sample
+towards the mean of what may follow, which is smooth where the picture leaves the timing of a
+transient open; this term charges a missing transient as much as a spurious one. The decoder
+stays frozen; only its input moves. `onset_profile_weight` > 0 adds `losses.onset_profile_loss`
+on the same decoded windows: the real window's onset strengths in any order, so as many sharp
+transients, wherever they lie (the aligned term alone made a generator more precise but no
+busier: measured in the model card).
+
 With `prev_noise` > 0 the fed-back previous latents (the audio tokens h(x_{i-1}), only they:
 the head's target stays clean) get Gaussian noise of a std drawn per window from
 U(0, prev_noise). Live, the model feeds back its own samples, not the VAE's encoding of the
@@ -52,7 +63,13 @@ from livefoley.models.training.batches import (
 )
 from livefoley.models.training.distributed import DistInfo, barrier
 from livefoley.models.training.export import save_model_atomic
-from livefoley.models.training.losses import ect_loss, ect_r, edm2_loss
+from livefoley.models.training.losses import (
+    ect_loss,
+    ect_r,
+    edm2_loss,
+    onset_envelope_loss,
+    onset_profile_loss,
+)
 from livefoley.models.training.loop import LoopConfig, run_loop
 from livefoley.models.training.runstate import RunDir
 from livefoley.models.v2a import V2AModel
@@ -79,6 +96,9 @@ class DiffusionStageConfig:
     ect_b: float = 1.0
     huber_c: float = 0.0  # 0: L2 distance; > 0: pseudo-Huber
     prev_noise: float = 0.0  # max std of noise on the fed-back latents (0: clean teacher forcing)
+    onset_weight: float = 0.0  # onset-envelope term on the decoded one-step prediction (0: off)
+    onset_profile_weight: float = 0.0  # sorted-envelope term on the same windows (0: off)
+    ect_stage_offset: int = 0  # first ECT stage (a fine-tune of a finished run starts late)
     heldout_windows: int = 16  # fixed held-out windows for the report
 
     def __post_init__(self) -> None:
@@ -86,6 +106,10 @@ class DiffusionStageConfig:
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"DiffusionStageConfig.{name}: expected [0, 1), "
                                   f"found {getattr(self, name)}")
+        if self.onset_weight < 0 or self.onset_profile_weight < 0 or self.ect_stage_offset < 0:
+            raise ConfigError(f"DiffusionStageConfig: expected onset_weight, onset_profile_weight "
+                              f"and ect_stage_offset >= 0, found {self.onset_weight}, "
+                              f"{self.onset_profile_weight} and {self.ect_stage_offset}")
         if not 0.0 <= self.prev_noise < 10.0:
             raise ConfigError(f"DiffusionStageConfig.prev_noise: expected [0, 10), "
                               f"found {self.prev_noise}")
@@ -104,15 +128,59 @@ class DiffusionObjective(nn.Module):
         if stage not in STAGES:
             raise ConfigError(f"DiffusionObjective: expected stage in {list(STAGES)}, "
                               f"found {stage!r}")
+        if cfg.onset_weight + cfg.onset_profile_weight > 0 and model.config.head_kind != "mlp":
+            raise ConfigError(f"DiffusionStageConfig.onset_weight: expected a model with the "
+                              f"MLP head, found head_kind {model.config.head_kind!r}")
         self.model = model
         self.cfg = cfg
         self.stage = stage
         self.total_steps = total_steps
 
     def ect_stage(self, step: int) -> int:
-        """ECT stage of optimiser step `step`: 0 .. ect_stages - 1, evenly over the run."""
-        return min(step * self.cfg.ect_stages // max(self.total_steps, 1),
-                   self.cfg.ect_stages - 1)
+        """ECT stage of optimiser step `step`: offset .. offset + ect_stages - 1, evenly over
+        the run."""
+        return self.cfg.ect_stage_offset + min(
+            step * self.cfg.ect_stages // max(self.total_steps, 1), self.cfg.ect_stages - 1)
+
+    @property
+    def decodes_one_step(self) -> bool:
+        """Whether the loss has a term on the decoded one-step prediction (needs the audio)."""
+        return self.cfg.onset_weight + self.cfg.onset_profile_weight > 0
+
+    def onset_terms(self, z: torch.Tensor,
+                    batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """{"onset": aligned L1, "onset_profile": sorted L1} of the decoded one-step
+        predictions against the real audio; see the module docstring.
+
+        z (B*T, 2D) teacher-forced conditions; batch needs `latents` (B, T, L), `drop` (B,),
+        `audio` (B, C, T*hop) and `onset_noise` (B*T, L).
+
+        Raises:
+            ConfigError: `audio` or `onset_noise` is missing or has the wrong shape.
+        """
+        latents = batch["latents"]
+        B, T, L = latents.shape
+        hop = self.model.config.hop_samples
+        channels = self.model.config.vae.channels
+        audio, noise = batch.get("audio"), batch.get("onset_noise")
+        if audio is None or tuple(audio.shape) != (B, channels, T * hop):
+            raise ConfigError(f"onset term: expected batch['audio'] of shape "
+                              f"{(B, channels, T * hop)}, found "
+                              f"{None if audio is None else tuple(audio.shape)}")
+        if noise is None or tuple(noise.shape) != (B * T, L):
+            raise ConfigError(f"onset term: expected batch['onset_noise'] of shape "
+                              f"{(B * T, L)}, found {None if noise is None else tuple(noise.shape)}")
+        keep = ~batch["drop"]
+        if not bool(keep.any()):
+            zero = latents.new_zeros(())
+            return {"onset": zero, "onset_profile": zero}
+        s_max = self.model.config.head.sigma_max
+        sigma = torch.full((B * T,), s_max, dtype=latents.dtype, device=latents.device)
+        one_step = self.model.head(s_max * noise, sigma, z).view(B, T, L)
+        pcm = self.model.vae.decode(one_step[keep].transpose(1, 2))  # (B', C, T*hop)
+        sr = self.model.config.sample_rate_hz
+        return {"onset": onset_envelope_loss(pcm, audio[keep], sr),
+                "onset_profile": onset_profile_loss(pcm, audio[keep], sr)}
 
     def conditions(self, frames: torch.Tensor, latents: torch.Tensor,
                    drop: torch.Tensor, text: torch.Tensor | None = None,
@@ -139,15 +207,26 @@ class DiffusionObjective(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         latents = batch["latents"]  # (B, T, L)
-        L = latents.shape[-1]
         m = self.cfg.head_repeats
         z = self.conditions(batch["frames"], latents, batch["drop"], batch.get("text"),
                             batch.get("drop_text"), batch.get("prev_aug")).repeat(m, 1)  # (M, 2D)
+        if self.model.config.head_kind == "locdit":
+            return self._patch_loss(z, latents, batch["noise"], batch["sigma"], step)
+        out = self._head_loss(z, latents, batch, step)
+        if self.decodes_one_step:
+            terms = self.onset_terms(z[: latents.shape[0] * latents.shape[1]], batch)
+            out.update(terms)
+            out["loss"] = (out["loss"] + self.cfg.onset_weight * terms["onset"]
+                           + self.cfg.onset_profile_weight * terms["onset_profile"])
+        return out
+
+    def _head_loss(self, z: torch.Tensor, latents: torch.Tensor,
+                   batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        """The MLP head's stage-1 EDM2 or stage-2 ECT loss on the repeated conditions z."""
+        L, m = latents.shape[-1], self.cfg.head_repeats
         x = latents.reshape(-1, L).repeat(m, 1)  # (M, L)
         head = self.model.head
         noise, sigma = batch["noise"], batch["sigma"]  # (M, L), (M,)
-        if self.model.config.head_kind == "locdit":
-            return self._patch_loss(z, latents, noise, sigma, step)
         if self.stage == "stage1":
             denoised = head(x + sigma[:, None] * noise, sigma, z)
             loss = edm2_loss(denoised, x, sigma, head.logvar(sigma), head.sigma_data)
@@ -241,6 +320,9 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
             else:
                 d = model.head(x + s * noise, torch.full((x.shape[0],), s).to(x), z)
             out[f"mse_{name}_s{s:g}"] = float((d - x).square().mean())
+        if name == "cond" and objective.decodes_one_step:  # the one-step onset terms
+            terms = objective.onset_terms(z, dict(batch, drop=drop.to(x.device)))
+            out.update({f"{k}_cond": float(v) for k, v in terms.items()})
     out["latent_var"] = float(x.var())
     return out
 
@@ -271,7 +353,8 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
     if not info.is_main:
         train_cache = LatentCache(open_split(data, "train"), cache_dir, None, hop)
         held_cache = None
-    windows = WindowBatches(train_cache, cfg.window_latents)
+    with_audio = cfg.onset_weight + cfg.onset_profile_weight > 0  # the onset terms read the audio
+    windows = WindowBatches(train_cache, cfg.window_latents, audio=with_audio)
     objective = DiffusionObjective(model, cfg, stage, loop.steps).to(info.device)
     h = model.config.head
     L, B, T = model.config.latent_dim, loop.batch_size, cfg.window_latents
@@ -289,6 +372,9 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
             g = step_torch_generator(loop.seed, step, info.rank + 104729)
             std = torch.rand(B, 1, 1, generator=g) * cfg.prev_noise
             batch["prev_aug"] = std * torch.randn(B, T, L, generator=g)
+        if with_audio:  # own stream, so runs without the term draw what they drew
+            g = step_torch_generator(loop.seed, step, info.rank + 15485863)
+            batch["onset_noise"] = torch.randn(B * T, L, generator=g)
         if train_text is not None:  # own stream, so text-free runs draw what they drew
             g = step_torch_generator(loop.seed, step, info.rank + 7919)
             batch.update(text=train_text[batch["shard"]],
@@ -297,8 +383,11 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
 
     evaluate = None
     if info.is_main:
-        held = WindowBatches(held_cache, cfg.window_latents).batch(
+        held = WindowBatches(held_cache, cfg.window_latents, audio=with_audio).batch(
             np.random.default_rng([loop.seed, 4321]), cfg.heldout_windows)
+        if with_audio:
+            held["onset_noise"] = torch.randn(cfg.heldout_windows * T, L,
+                                              generator=torch.Generator().manual_seed(4321))
         if text_dim:
             held["text"] = caption_embeddings(held_cache.shards, text_dim)[held["shard"]]
         held = {k: v.to(info.device) for k, v in held.items()}

@@ -10,6 +10,9 @@ it follows:
 - `onset_envelope_loss`: L1 between the spectral-flux onset envelopes of two signals, the
   evaluation's own onset feature (`models/evaluation/onsets.py`), in torch: a term that sees
   transients, which spectral distances averaged over a segment barely do.
+- `onset_profile_loss`: L1 between the sorted onset envelopes of two signals (the 1-D
+  Wasserstein distance of their onset strengths): as many strong transients as the real
+  signal, wherever in time they lie, which an aligned L1 cannot ask for under timing doubt.
 - `kl_divergence`: KL(N(mean, std) || N(0, 1)) of the VAE bottleneck, mean over elements.
 - `sample_log_normal_sigma`, `edm2_loss`: EDM2's training loss with the learned uncertainty
   u(sigma) (Karras et al. 2024, arXiv 2312.02696, eq. 21; SoundReactor Alg. 1):
@@ -115,6 +118,27 @@ def onset_envelope_loss(generated: torch.Tensor, real: torch.Tensor,
                           f"{tuple(generated.shape)} and {tuple(real.shape)}")
     eg, er = onset_envelope(generated, sample_rate_hz), onset_envelope(real, sample_rate_hz)
     return (eg - er).abs().mean() / er.mean().clamp_min(1e-3)
+
+
+def onset_profile_loss(generated: torch.Tensor, real: torch.Tensor,
+                       sample_rate_hz: int) -> torch.Tensor:
+    """Mean |sort(env(generated)) - sort(env(real))| / mean env(real), sorted per example.
+
+    0 when each generated example has the same onset strengths as its real one in any order:
+    the same number of strong transients and the same floor, wherever they lie. Where the
+    timing of a transient is uncertain, the aligned L1 (`onset_envelope_loss`) is lowest with
+    no transient at all (a misplaced one costs twice); this term charges that smoothness, and
+    leaves where to put the peaks to the aligned term.
+
+    Raises:
+        ConfigError: shapes differ.
+    """
+    if generated.shape != real.shape:
+        raise ConfigError(f"onset-profile loss: expected equal shapes, found "
+                          f"{tuple(generated.shape)} and {tuple(real.shape)}")
+    eg, er = onset_envelope(generated, sample_rate_hz), onset_envelope(real, sample_rate_hz)
+    return ((eg.sort(dim=1).values - er.sort(dim=1).values).abs().mean()
+            / er.mean().clamp_min(1e-3))
 
 
 def kl_divergence(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -6,21 +6,9 @@ import json
 import pytest
 import torch
 
-from livefoley.models.checkpoint import load_checkpoint, save_checkpoint
+from livefoley.models.checkpoint import load_checkpoint
 from livefoley.models.training import cli
-from livefoley.models.v2a import build_model
 from livefoley.protocol.errors import ConfigError
-
-from .helpers import small_config, write_flash_click_dataset
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    write_flash_click_dataset(root, train=2, heldout=1, seconds=2.0)
-    init = root / "init.safetensors"
-    save_checkpoint(build_model(small_config()), init)
-    return root, init
 
 
 def _train_vae(data, out, *extra):

@@ -15,6 +15,7 @@ from livefoley.models.training.losses import (
     kl_divergence,
     onset_envelope,
     onset_envelope_loss,
+    onset_profile_loss,
     sample_log_normal_sigma,
 )
 from livefoley.protocol.errors import ConfigError
@@ -163,6 +164,24 @@ def test_onset_envelope_loss_charges_a_missing_and_a_moved_click():
     # MR-STFT over the whole second barely tells a moved click from the real one.
     mr = MultiResolutionSTFTLoss(RESOLUTIONS_5)
     assert mr(_clicks([0.2, 0.5, 0.9]), real).item() < 2 * moved
+
+
+def test_onset_profile_loss_ignores_where_the_clicks_are_and_charges_smear():
+    real = _clicks([0.2, 0.5, 0.8])
+    moved = _clicks([0.25, 0.45, 0.9])
+    assert onset_profile_loss(moved, real, 48000).item() == pytest.approx(0.0, abs=1e-5)
+    assert onset_envelope_loss(moved, real, 48000).item() > 0.5  # the aligned term charges it
+    missing = onset_profile_loss(_clicks([0.2, 0.5]), real, 48000).item()
+    silent = onset_profile_loss(torch.zeros_like(real), real, 48000).item()
+    assert silent == pytest.approx(1.0)  # normalised by the real envelope's mean
+    assert 0.2 < missing < silent
+    # the same energy spread out instead of struck: a smear the aligned L1 prefers under doubt
+    t = torch.arange(48000) / 48000
+    smear = 0.02 * torch.sin(2 * math.pi * 300 * t).expand(1, 2, -1).contiguous()
+    assert onset_profile_loss(smear, real, 48000).item() > 0.5
+    with pytest.raises(ConfigError, match=r"onset-profile loss: expected equal shapes, found "
+                                          r"\(1, 2, 4800\) and \(1, 2, 9600\)"):
+        onset_profile_loss(torch.zeros(1, 2, 4800), torch.zeros(1, 2, 9600), 48000)
 
 
 def test_onset_envelope_loss_shape_mismatch_names_both_shapes():

@@ -9,22 +9,13 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from livefoley.models.checkpoint import load_checkpoint, save_checkpoint
+from livefoley.models.checkpoint import load_checkpoint
 from livefoley.models.training import cli
 from livefoley.models.training.runstate import RunDir, load_training_state
 from livefoley.models.v2a import build_model
 from livefoley.protocol.errors import CheckpointError, ConfigError
 
-from .helpers import small_config, write_flash_click_dataset
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    write_flash_click_dataset(root, train=2, heldout=1, seconds=2.0)
-    init = root / "init.safetensors"
-    save_checkpoint(build_model(small_config()), init)
-    return root, init
+from .helpers import small_config
 
 
 def _args(data, out, init, *extra):
