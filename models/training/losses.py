@@ -103,6 +103,15 @@ def onset_envelope(audio: torch.Tensor, sample_rate_hz: int) -> torch.Tensor:
     return torch.relu(logmag.diff(dim=2)).sum(dim=1)
 
 
+def _paired_envelopes(what: str, generated: torch.Tensor, real: torch.Tensor,
+                      sample_rate_hz: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The onset envelopes of two signals of one shape; ConfigError naming `what` if not."""
+    if generated.shape != real.shape:
+        raise ConfigError(f"{what}: expected equal shapes, found "
+                          f"{tuple(generated.shape)} and {tuple(real.shape)}")
+    return onset_envelope(generated, sample_rate_hz), onset_envelope(real, sample_rate_hz)
+
+
 def onset_envelope_loss(generated: torch.Tensor, real: torch.Tensor,
                         sample_rate_hz: int) -> torch.Tensor:
     """Mean |env(generated) - env(real)| / mean env(real) over the batch: 0 when equal.
@@ -113,10 +122,7 @@ def onset_envelope_loss(generated: torch.Tensor, real: torch.Tensor,
     Raises:
         ConfigError: shapes differ.
     """
-    if generated.shape != real.shape:
-        raise ConfigError(f"onset-envelope loss: expected equal shapes, found "
-                          f"{tuple(generated.shape)} and {tuple(real.shape)}")
-    eg, er = onset_envelope(generated, sample_rate_hz), onset_envelope(real, sample_rate_hz)
+    eg, er = _paired_envelopes("onset-envelope loss", generated, real, sample_rate_hz)
     return (eg - er).abs().mean() / er.mean().clamp_min(1e-3)
 
 
@@ -133,10 +139,7 @@ def onset_profile_loss(generated: torch.Tensor, real: torch.Tensor,
     Raises:
         ConfigError: shapes differ.
     """
-    if generated.shape != real.shape:
-        raise ConfigError(f"onset-profile loss: expected equal shapes, found "
-                          f"{tuple(generated.shape)} and {tuple(real.shape)}")
-    eg, er = onset_envelope(generated, sample_rate_hz), onset_envelope(real, sample_rate_hz)
+    eg, er = _paired_envelopes("onset-profile loss", generated, real, sample_rate_hz)
     return ((eg.sort(dim=1).values - er.sort(dim=1).values).abs().mean()
             / er.mean().clamp_min(1e-3))
 

@@ -6,6 +6,7 @@ decaying click starting at the same instant, so vision predicts audio, as in the
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 import numpy as np
@@ -49,3 +50,15 @@ def write_flash_click_dataset(root, *, train: int = 2, heldout: int = 1, seconds
             meta = {"sample_rate_hz": SAMPLE_RATE_HZ, "fps": FPS, "n_tics": tics,
                     "silent": False, "scenario": "synthetic", "seed": seed}
             write_shard(root, f"{split}-{i:05d}", arrays, meta)
+
+
+def stage_args(stage: str, data, out, init, *extra) -> argparse.Namespace:
+    """`livefoley train STAGE` arguments for a tiny CPU run of `small_config` on `data`
+    (batch 2, windows of 8, 2 head repeats, log every step, 1 thread), then `extra`."""
+    from livefoley.models.training import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args([stage, "--data", str(data), "--out", str(out), "--init",
+                              str(init), "--batch", "2", "--window", "8", "--head-repeats", "2",
+                              "--log-every", "1", "--device", "cpu", "--threads", "1", *extra])

@@ -5,7 +5,6 @@
 gradient goes, and how the run records them.
 """
 
-import argparse
 import dataclasses
 import json
 
@@ -21,7 +20,7 @@ from livefoley.models.training.losses import onset_envelope_loss, onset_profile_
 from livefoley.models.v2a import build_model
 from livefoley.protocol.errors import ConfigError
 
-from .helpers import small_config
+from .helpers import small_config, stage_args
 
 B, T, L, HOP = 2, 6, 64, 1600
 
@@ -170,12 +169,8 @@ def test_window_audio_is_what_the_window_latents_encode(dataset, tmp_path):
 
 
 def _stage2_args(data, out, init, *extra):
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    return parser.parse_args(["stage2", "--data", str(data), "--out", str(out), "--init",
-                              str(init), "--batch", "2", "--window", "8", "--head-repeats", "2",
-                              "--steps", "2", "--log-every", "1", "--eval-every", "2",
-                              "--device", "cpu", "--threads", "1", "--warmup", "1", *extra])
+    return stage_args("stage2", data, out, init, "--steps", "2", "--eval-every", "2",
+                      "--warmup", "1", *extra)
 
 
 def test_stage2_run_records_and_reports_the_onset_term(dataset, tmp_path):

@@ -1,6 +1,5 @@
 """Resume equals an uninterrupted run; two gloo processes train in step (DDP)."""
 
-import argparse
 import json
 import os
 import socket
@@ -15,16 +14,11 @@ from livefoley.models.training.runstate import RunDir, load_training_state
 from livefoley.models.v2a import build_model
 from livefoley.protocol.errors import CheckpointError, ConfigError
 
-from .helpers import small_config
+from .helpers import small_config, stage_args
 
 
 def _args(data, out, init, *extra):
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    return parser.parse_args(["stage1", "--data", str(data), "--out", str(out), "--init",
-                              str(init), "--batch", "2", "--window", "8", "--head-repeats", "2",
-                              "--log-every", "1", "--ckpt-every", "2", "--device", "cpu",
-                              "--threads", "1", "--warmup", "2", *extra])
+    return stage_args("stage1", data, out, init, "--ckpt-every", "2", "--warmup", "2", *extra)
 
 
 def test_resume_matches_uninterrupted_run(dataset, tmp_path):
