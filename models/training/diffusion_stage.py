@@ -67,8 +67,9 @@ from livefoley.models.training.losses import (
     ect_loss,
     ect_r,
     edm2_loss,
-    onset_envelope_loss,
-    onset_profile_loss,
+    onset_l1,
+    onset_sorted_l1,
+    paired_onset_envelopes,
 )
 from livefoley.models.training.loop import LoopConfig, run_loop
 from livefoley.models.training.runstate import RunDir
@@ -101,6 +102,11 @@ class DiffusionStageConfig:
     ect_stage_offset: int = 0  # first ECT stage (a fine-tune of a finished run starts late)
     heldout_windows: int = 16  # fixed held-out windows for the report
 
+    @property
+    def decodes_one_step(self) -> bool:
+        """Whether a loss term reads the decoded one-step prediction (and so the real audio)."""
+        return self.onset_weight + self.onset_profile_weight > 0
+
     def __post_init__(self) -> None:
         for name in ("p_uncond", "p_text_uncond"):
             if not 0.0 <= getattr(self, name) < 1.0:
@@ -128,7 +134,7 @@ class DiffusionObjective(nn.Module):
         if stage not in STAGES:
             raise ConfigError(f"DiffusionObjective: expected stage in {list(STAGES)}, "
                               f"found {stage!r}")
-        if cfg.onset_weight + cfg.onset_profile_weight > 0 and model.config.head_kind != "mlp":
+        if cfg.decodes_one_step and model.config.head_kind != "mlp":
             raise ConfigError(f"DiffusionStageConfig.onset_weight: expected a model with the "
                               f"MLP head, found head_kind {model.config.head_kind!r}")
         self.model = model
@@ -141,11 +147,6 @@ class DiffusionObjective(nn.Module):
         the run."""
         return self.cfg.ect_stage_offset + min(
             step * self.cfg.ect_stages // max(self.total_steps, 1), self.cfg.ect_stages - 1)
-
-    @property
-    def decodes_one_step(self) -> bool:
-        """Whether the loss has a term on the decoded one-step prediction (needs the audio)."""
-        return self.cfg.onset_weight + self.cfg.onset_profile_weight > 0
 
     def onset_terms(self, z: torch.Tensor,
                     batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -168,8 +169,9 @@ class DiffusionObjective(nn.Module):
                               f"{(B, channels, T * hop)}, found "
                               f"{None if audio is None else tuple(audio.shape)}")
         if noise is None or tuple(noise.shape) != (B * T, L):
+            found = None if noise is None else tuple(noise.shape)
             raise ConfigError(f"onset term: expected batch['onset_noise'] of shape "
-                              f"{(B * T, L)}, found {None if noise is None else tuple(noise.shape)}")
+                              f"{(B * T, L)}, found {found}")
         keep = ~batch["drop"]
         if not bool(keep.any()):
             zero = latents.new_zeros(())
@@ -178,9 +180,9 @@ class DiffusionObjective(nn.Module):
         sigma = torch.full((B * T,), s_max, dtype=latents.dtype, device=latents.device)
         one_step = self.model.head(s_max * noise, sigma, z).view(B, T, L)
         pcm = self.model.vae.decode(one_step[keep].transpose(1, 2))  # (B', C, T*hop)
-        sr = self.model.config.sample_rate_hz
-        return {"onset": onset_envelope_loss(pcm, audio[keep], sr),
-                "onset_profile": onset_profile_loss(pcm, audio[keep], sr)}
+        env, real_env = paired_onset_envelopes("onset term", pcm, audio[keep],
+                                               self.model.config.sample_rate_hz)
+        return {"onset": onset_l1(env, real_env), "onset_profile": onset_sorted_l1(env, real_env)}
 
     def conditions(self, frames: torch.Tensor, latents: torch.Tensor,
                    drop: torch.Tensor, text: torch.Tensor | None = None,
@@ -213,7 +215,7 @@ class DiffusionObjective(nn.Module):
         if self.model.config.head_kind == "locdit":
             return self._patch_loss(z, latents, batch["noise"], batch["sigma"], step)
         out = self._head_loss(z, latents, batch, step)
-        if self.decodes_one_step:
+        if self.cfg.decodes_one_step:
             terms = self.onset_terms(z[: latents.shape[0] * latents.shape[1]], batch)
             out.update(terms)
             out["loss"] = (out["loss"] + self.cfg.onset_weight * terms["onset"]
@@ -320,7 +322,7 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
             else:
                 d = model.head(x + s * noise, torch.full((x.shape[0],), s).to(x), z)
             out[f"mse_{name}_s{s:g}"] = float((d - x).square().mean())
-        if name == "cond" and objective.decodes_one_step:  # the one-step onset terms
+        if name == "cond" and objective.cfg.decodes_one_step:  # the one-step onset terms
             terms = objective.onset_terms(z, dict(batch, drop=drop.to(x.device)))
             out.update({f"{k}_cond": float(v) for k, v in terms.items()})
     out["latent_var"] = float(x.var())
@@ -353,7 +355,7 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
     if not info.is_main:
         train_cache = LatentCache(open_split(data, "train"), cache_dir, None, hop)
         held_cache = None
-    with_audio = cfg.onset_weight + cfg.onset_profile_weight > 0  # the onset terms read the audio
+    with_audio = cfg.decodes_one_step  # the onset terms read the real audio
     windows = WindowBatches(train_cache, cfg.window_latents, audio=with_audio)
     objective = DiffusionObjective(model, cfg, stage, loop.steps).to(info.device)
     h = model.config.head

@@ -103,13 +103,28 @@ def onset_envelope(audio: torch.Tensor, sample_rate_hz: int) -> torch.Tensor:
     return torch.relu(logmag.diff(dim=2)).sum(dim=1)
 
 
-def _paired_envelopes(what: str, generated: torch.Tensor, real: torch.Tensor,
-                      sample_rate_hz: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The onset envelopes of two signals of one shape; ConfigError naming `what` if not."""
+def paired_onset_envelopes(what: str, generated: torch.Tensor, real: torch.Tensor,
+                           sample_rate_hz: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The onset envelopes (B, frames) of two signals of one shape, for `onset_l1` and
+    `onset_sorted_l1` (one pair of STFTs for both).
+
+    Raises:
+        ConfigError: shapes differ (the message starts with `what`).
+    """
     if generated.shape != real.shape:
         raise ConfigError(f"{what}: expected equal shapes, found "
                           f"{tuple(generated.shape)} and {tuple(real.shape)}")
     return onset_envelope(generated, sample_rate_hz), onset_envelope(real, sample_rate_hz)
+
+
+def onset_l1(env: torch.Tensor, real_env: torch.Tensor) -> torch.Tensor:
+    """Mean |env - real_env| / mean real_env: 0 when equal (envelopes as `onset_envelope`)."""
+    return (env - real_env).abs().mean() / real_env.mean().clamp_min(1e-3)
+
+
+def onset_sorted_l1(env: torch.Tensor, real_env: torch.Tensor) -> torch.Tensor:
+    """`onset_l1` of the envelopes sorted per example: the same strengths in any order."""
+    return onset_l1(env.sort(dim=1).values, real_env.sort(dim=1).values)
 
 
 def onset_envelope_loss(generated: torch.Tensor, real: torch.Tensor,
@@ -122,8 +137,8 @@ def onset_envelope_loss(generated: torch.Tensor, real: torch.Tensor,
     Raises:
         ConfigError: shapes differ.
     """
-    eg, er = _paired_envelopes("onset-envelope loss", generated, real, sample_rate_hz)
-    return (eg - er).abs().mean() / er.mean().clamp_min(1e-3)
+    return onset_l1(*paired_onset_envelopes("onset-envelope loss", generated, real,
+                                            sample_rate_hz))
 
 
 def onset_profile_loss(generated: torch.Tensor, real: torch.Tensor,
@@ -139,9 +154,8 @@ def onset_profile_loss(generated: torch.Tensor, real: torch.Tensor,
     Raises:
         ConfigError: shapes differ.
     """
-    eg, er = _paired_envelopes("onset-profile loss", generated, real, sample_rate_hz)
-    return ((eg.sort(dim=1).values - er.sort(dim=1).values).abs().mean()
-            / er.mean().clamp_min(1e-3))
+    return onset_sorted_l1(*paired_onset_envelopes("onset-profile loss", generated, real,
+                                                   sample_rate_hz))
 
 
 def kl_divergence(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
