@@ -3,6 +3,7 @@
     livefoley train vae    --data data/doom --out runs/vae    --steps 2000
     livefoley train stage1 --data data/doom --out runs/s1 --init runs/vae/model.safetensors
     livefoley train stage2 --data data/doom --out runs/s2 --init runs/s1/model.safetensors
+    livefoley train decoder --data data/doom --out runs/dec --init runs/s2/model.safetensors
     torchrun --nproc_per_node 2 -m livefoley.models.training.cli stage1 ...   # DDP
 
 Every run folder gets run.json (command, seeds, configs), log.jsonl/log.csv, loss.png,
@@ -30,6 +31,7 @@ STAGE_DEFAULTS = {
     "vae": LoopConfig(steps=2000, batch_size=8, lr=1e-3, warmup_steps=50, beta1=0.8),
     "stage1": LoopConfig(steps=3000, batch_size=8, lr=5e-4, warmup_steps=100),
     "stage2": LoopConfig(steps=1000, batch_size=8, lr=1e-4, warmup_steps=20),
+    "decoder": LoopConfig(steps=2000, batch_size=8, lr=5e-4, warmup_steps=50, beta1=0.8),
 }
 
 
@@ -37,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="train_stage", metavar="STAGE", required=True)
     helps = {"vae": "causal streaming audio VAE (MR-STFT + L1 + KL)",
              "stage1": "diffusion pre-training of transformer + head (EDM2 loss, CFG dropout)",
-             "stage2": "Easy Consistency Tuning of transformer + head (NFE 1-4)"}
+             "stage2": "Easy Consistency Tuning of transformer + head (NFE 1-4)",
+             "decoder": "the VAE decoder alone, on the frozen generator's own samples"}
     for name, d in STAGE_DEFAULTS.items():
         p = sub.add_parser(name, help=helps[name])
         p.add_argument("--data", required=True, help="dataset root (train + heldout shards)")
@@ -81,11 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--mid-side-weight", type=float, default=0.0,
                            help="stereo only: MR-STFT on mid and side (the stereo image; "
                                 "0: per-channel only; not yet shown to help, see README)")
+        elif name == "decoder":
+            _add_decoder_arguments(p)
         else:
             p.add_argument("--window", type=int, default=32, help="latent ticks per window")
             p.add_argument("--head-repeats", type=int, default=4,
                            help="noise draws per frame condition (MAR's batch multiplier)")
-        if name != "vae":
+        if name in ("stage1", "stage2"):
             p.add_argument("--vae-from", default=None,
                            help="take the trained VAE from this checkpoint, whole or VAE-only (the rest "
                                 "from --init or the preset's seeded weights): a fresh generator "
@@ -116,6 +121,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--huber-c", type=float, default=0.0)
 
 
+def _add_decoder_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--window", type=int, default=16, help="latent ticks per window")
+    p.add_argument("--prev-noise", type=float, default=0.5,
+                   help="max std of noise on the fed-back latents (as the generator's training)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="CFG scale of the samples (default: the checkpoint's, else 3)")
+    p.add_argument("--nfe", type=int, default=None,
+                   help="consistency steps of the samples (default: the checkpoint's, else 1)")
+    p.add_argument("--resolutions", type=int, default=7, choices=(5, 7))
+    p.add_argument("--l1-weight", type=float, default=0.1)
+    p.add_argument("--onset-weight", type=float, default=1.0,
+                   help="L1 between spectral-flux onset envelopes (0: spectral losses only)")
+
+
 def _model(args):
     from livefoley.models.checkpoint import load_checkpoint, load_vae_into
     from livefoley.models.config import get_preset
@@ -125,6 +144,9 @@ def _model(args):
     if getattr(args, "decoder_only", False) and not args.init:
         raise ConfigError("train vae --decoder-only: expected --init CHECKPOINT (a trained "
                           "model whose decoder to train), found no --init")
+    if args.train_stage == "decoder" and not args.init:
+        raise ConfigError("train decoder: expected --init CHECKPOINT (a trained generator "
+                          "whose samples to decode), found no --init")
 
     model = load_checkpoint(args.init) if args.init else build_model(get_preset(args.preset))
     if getattr(args, "vae_from", None):
@@ -160,6 +182,15 @@ def main(args: argparse.Namespace) -> int:
                                  onset_weight=args.onset_weight)
             result = train_vae(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
                                info=info, resume=args.resume)
+        elif args.train_stage == "decoder":
+            from livefoley.models.training.decoder_stage import DecoderStageConfig, train_decoder
+
+            cfg = DecoderStageConfig(window_latents=args.window, prev_noise=args.prev_noise,
+                                     guidance_scale=args.guidance, nfe=args.nfe,
+                                     resolutions=args.resolutions, l1_weight=args.l1_weight,
+                                     onset_weight=args.onset_weight)
+            result = train_decoder(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
+                                   info=info, resume=args.resume)
         else:
             from livefoley.models.training.diffusion_stage import (
                 DiffusionStageConfig,

@@ -125,6 +125,42 @@ class DiffusionStageConfig:
                               f"{self.window_latents}, {self.head_repeats}, {self.ect_stages}")
 
 
+def window_vision_tokens(model: V2AModel, frames: torch.Tensor) -> torch.Tensor:
+    """frames (B, T+1, H, W, 3) uint8 -> vision tokens (B, T, Dv) of ticks 1..T (frame 0 gives
+    the first delta).
+
+    Thread-safety: stateless. Real-time safe: no.
+    """
+    vision = model.vision
+    B, T1 = frames.shape[:2]
+    grid = vision.encode_grid(frames.flatten(0, 1), "RGB8")  # (B*(T+1), N, Dg)
+    grid = grid.view(B, T1, *grid.shape[1:])  # (B, T+1, N, Dg)
+    return vision.tokens_from_grid(grid[:, 1:], prev_grid=grid[:, 0])
+
+
+def teacher_forced_conditions(model: V2AModel, frames: torch.Tensor, latents: torch.Tensor,
+                              drop: torch.Tensor, text: torch.Tensor | None = None,
+                              drop_text: torch.Tensor | None = None,
+                              prev_aug: torch.Tensor | None = None) -> torch.Tensor:
+    """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D).
+
+    Text models also take `text` (B, text_dim) caption embeddings and `drop_text` (B,)
+    bool (True: the null text token); without `text` every row has the null token.
+    `prev_aug` (B, T, L) is added to the latents the transformer reads (not the targets).
+
+    Thread-safety: stateless. Real-time safe: no.
+    """
+    B = frames.shape[0]
+    tokens = window_vision_tokens(model, frames)  # (B, T, Dv)
+    text_tokens = None
+    if model.text is not None:
+        text_tokens = model.text_token(text, batch_size=B, drop=drop_text)  # (B, D)
+    fed_back = latents if prev_aug is None else latents + prev_aug
+    z = model.forward_train(tokens, fed_back, drop_vision=drop,
+                            text_tokens=text_tokens)  # (B, T, 2D)
+    return z.reshape(-1, z.shape[-1])
+
+
 class DiffusionObjective(nn.Module):
     """forward(batch, step) -> {"loss", ...}; `stage` is "stage1" or "stage2"."""
 
@@ -188,24 +224,9 @@ class DiffusionObjective(nn.Module):
                    drop: torch.Tensor, text: torch.Tensor | None = None,
                    drop_text: torch.Tensor | None = None,
                    prev_aug: torch.Tensor | None = None) -> torch.Tensor:
-        """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D).
-
-        Text models also take `text` (B, text_dim) caption embeddings and `drop_text` (B,)
-        bool (True: the null text token); without `text` every row has the null token.
-        `prev_aug` (B, T, L) is added to the latents the transformer reads (not the targets).
-        """
-        vision = self.model.vision
-        B, T1 = frames.shape[:2]
-        grid = vision.encode_grid(frames.flatten(0, 1), "RGB8")  # (B*(T+1), N, Dg)
-        grid = grid.view(B, T1, *grid.shape[1:])  # (B, T+1, N, Dg)
-        tokens = vision.tokens_from_grid(grid[:, 1:], prev_grid=grid[:, 0])  # (B, T, Dv)
-        text_tokens = None
-        if self.model.text is not None:
-            text_tokens = self.model.text_token(text, batch_size=B, drop=drop_text)  # (B, D)
-        fed_back = latents if prev_aug is None else latents + prev_aug
-        z = self.model.forward_train(tokens, fed_back, drop_vision=drop,
-                                     text_tokens=text_tokens)  # (B, T, 2D)
-        return z.reshape(-1, z.shape[-1])
+        """`teacher_forced_conditions` of this objective's model."""
+        return teacher_forced_conditions(self.model, frames, latents, drop, text, drop_text,
+                                         prev_aug)
 
     def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         latents = batch["latents"]  # (B, T, L)

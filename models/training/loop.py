@@ -152,7 +152,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
     """Train `objective`'s trainable parameters for `cfg.steps` steps; see module docstring.
 
     Args:
-        stage: "vae", "stage1" or "stage2" (recorded, and checked on resume).
+        stage: "vae", "stage1", "stage2" or "decoder" (recorded, and checked on resume).
         objective: module with `forward(batch, step) -> {"loss": tensor, ...}`.
         batch_fn: step -> this rank's batch as host tensors (moved to `info.device` here).
         cfg: the loop settings.
