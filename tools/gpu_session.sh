@@ -14,6 +14,12 @@
 # (benchmarks/RESULTS.md, models/weights/MODEL_CARD.md). With BENCH=0 S1_MIN=4 the stages get it all.
 # Second run (2026-12-04, later): VAE_FROM=<the first run's VAE, saved VAE-only> CANDIDATES="a b" with
 # S1_ARGS_b="--batch 128 --lr 1e-3", BENCH=0 S1_MIN=5.5 S2_MIN=1.5: 519 s (benchmarks/RESULTS.md).
+# Next (prepared 2026-12-05): continue the recorded chain a's stage 1, then ECT and the onset decoder:
+#   S1_FROM=a-stage1.safetensors CANDIDATES=a S1_ARGS_a="--lr 4e-4 --warmup 100" BENCH=0 GPU_TESTS=0 \
+#   S1_MIN=5 S2_MIN=1.3 DEC_MIN=1 GEN_S=50
+# (carry a-stage1.safetensors, 14.6 MB, beside the wheels; evaluate on val24 here, then doom-test4).
+# Rehearsed on this CPU with those switches (WHEELS=/none DEV=cpu BUDGET=400 GEN_S=25 EPISODES=4,
+# batch 8, 0.6/0.4/0.4 min): stage 1 continued, ECT, onset decoder; a-stage2 and a-dec packed, 129 s.
 # Rehearse on CPU: DEV=cpu BUDGET=200 GEN_S=20 EPISODES=4 VAE_MIN=0.3 S1_MIN=0.5 S2_MIN=0.3 ...
 set -u
 T0=$(date +%s)
@@ -29,6 +35,8 @@ GPU_TESTS=${GPU_TESTS:-1}  # 0: skip pytest -m gpu (its time goes nowhere: it ru
 BENCH=${BENCH:-1}          # 0: skip the sr bench and give its time to the three stages
 CANDIDATES=${CANDIDATES:-g}  # generator runs trained side by side (see S1_ARGS_NAME below)
 VAE_FROM=${VAE_FROM:-}     # a checkpoint whose trained VAE is kept: no VAE stage
+S1_FROM=${S1_FROM:-}       # a whole checkpoint whose stage 1 continues (its VAE kept): no VAE stage
+DEC_MIN=${DEC_MIN:-0}      # > 0: then the onset decoder (train vae --decoder-only --onset-weight 1)
 OUT=${OUT:-/tmp/gpu-session-out}
 R=${RUNS:-/tmp/runs}
 D=${DATA:-/tmp/doom}
@@ -41,7 +49,8 @@ export PYTHONUNBUFFERED=1 TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1
 # $OUT holds at most 8 files of 16 MiB (64 MiB in all): two models per candidate (14.6 MB each),
 # session.log, pytest-gpu.log and runs.tgz (logs and curves): at most two candidates.
 pack() {  # what the model card and RESULTS.md need, after every stage (a killed call keeps it)
-  for c in $CANDIDATES; do for s in stage1 stage2; do
+  KEEP="stage1 stage2"; [ "$DEC_MIN" != 0 ] && KEEP="stage2 dec"  # at most two models each
+  for c in $CANDIDATES; do for s in $KEEP; do
     [ -f "$R/$c-$s/model.safetensors" ] && cp "$R/$c-$s/model.safetensors" "$OUT/$c-$s.safetensors"
   done; done
   tar -C "$R" --exclude=cache --exclude=state.pt --exclude=model.safetensors -czf "$OUT/runs.tgz" . 2>/dev/null
@@ -89,7 +98,10 @@ COMMON="--data $D --device $DEV --fit-steps --log-every 50 --ckpt-every 2000 --e
 # candidate NAME adds S1_ARGS_NAME / S2_ARGS_NAME to the shared arguments (later ones win).
 N_CAND=$(echo $CANDIDATES | wc -w)
 THREADS=$(( $(nproc) / N_CAND ))
-if [ -n "$VAE_FROM" ]; then
+if [ -n "$S1_FROM" ]; then
+  say "vae: kept from $S1_FROM, whose stage 1 continues (no VAE stage)"
+  S1_INIT="--init $S1_FROM"
+elif [ -n "$VAE_FROM" ]; then
   say "vae: kept from $VAE_FROM (no VAE stage)"
   S1_INIT="--preset tiny --vae-from $VAE_FROM"
 else
@@ -124,6 +136,19 @@ done
 wait $PIDS
 for c in $CANDIDATES; do tail -n 2 "$R/$c-stage2.log"; done
 pack
+if [ "$DEC_MIN" != 0 ]; then
+  say "onset decoder: $CANDIDATES"
+  PIDS=""
+  for c in $CANDIDATES; do
+    $LF train vae $COMMON --out "$R/$c-dec" --init "$R/$c-stage2/model.safetensors" --decoder-only \
+      --onset-weight 1.0 --steps 1000000 --batch 32 --lr 5e-4 --warmup 50 --decay-final 0.05 \
+      --max-minutes "$DEC_MIN" --prefetch 4 --threads "$THREADS" > "$R/$c-dec.log" 2>&1 &
+    PIDS="$PIDS $!"
+  done
+  wait $PIDS
+  for c in $CANDIDATES; do tail -n 2 "$R/$c-dec.log"; done
+  pack
+fi
 if [ "$BENCH" = 1 ] && [ "$(left)" -gt 45 ]; then
   say "bench sr ($(left) s left)"
   timeout $(( $(left) - 10 )) $LF bench --model sr --device "$DEV" --precision bf16 --nfe 1 4 \
