@@ -5,6 +5,8 @@ What it is:
 - `LatentCache`: VAE latents (the encoder's mean) of every shard of a split, computed once and
   stored as `.npy` under the run folder, with the tick -> frame table of each shard
   (`data.timing.frame_indices_for_ticks`, the live scheduler's newest-frame rule).
+- `latent_caches`: the train and held-out caches of a run, written by rank 0 while the other
+  ranks wait, then read by all.
 - `WindowBatches`: windows of T latent ticks with their frames (read from the memory-mapped
   shards) for stage 1 and stage 2. Each window also carries the frame of the tick before it,
   so the vision delta of its first frame is the true one, and on request the real audio the
@@ -28,6 +30,7 @@ import torch
 
 from livefoley.models.data.shards import Shard, list_shards, read_shard
 from livefoley.models.data.timing import frame_indices_for_ticks
+from livefoley.models.training.distributed import DistInfo, barrier
 from livefoley.protocol.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -166,6 +169,23 @@ class LatentCache:
         self.latent_std = float(all_lat.std())
         log.info("latent cache: %d shards, %d latents, std %.3f", len(shards), all_lat.shape[0],
                  self.latent_std)
+
+
+def latent_caches(data: str, cache_dir: Path, vae, hop_samples: int,
+                  info: DistInfo) -> tuple[LatentCache, LatentCache | None]:
+    """(train, held-out) latent caches of `data` under `cache_dir`: rank 0 encodes what is
+    missing while the others wait at a barrier; the held-out cache is rank 0's alone (None on
+    the others).
+
+    Thread-safety: one call per rank. Real-time safe: no.
+    """
+    if info.is_main:
+        train = LatentCache(open_split(data, "train"), cache_dir, vae, hop_samples)
+        held = LatentCache(open_split(data, "heldout"), cache_dir, vae, hop_samples)
+    barrier(info)
+    if not info.is_main:
+        return LatentCache(open_split(data, "train"), cache_dir, None, hop_samples), None
+    return train, held
 
 
 class WindowBatches:

@@ -144,7 +144,7 @@ def _model(args):
     if getattr(args, "decoder_only", False) and not args.init:
         raise ConfigError("train vae --decoder-only: expected --init CHECKPOINT (a trained "
                           "model whose decoder to train), found no --init")
-    if args.train_stage == "decoder" and not args.init:
+    if getattr(args, "train_stage", None) == "decoder" and not args.init:
         raise ConfigError("train decoder: expected --init CHECKPOINT (a trained generator "
                           "whose samples to decode), found no --init")
 

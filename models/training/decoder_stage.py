@@ -42,14 +42,13 @@ from livefoley.models.configutil import to_dict
 from livefoley.models.generator import DEFAULT_GUIDANCE, DEFAULT_NFE
 from livefoley.models.sampling import consistency_sample, consistency_sigmas
 from livefoley.models.training.batches import (
-    LatentCache,
     WindowBatches,
-    open_split,
+    latent_caches,
     step_rng,
     step_torch_generator,
 )
 from livefoley.models.training.diffusion_stage import window_vision_tokens
-from livefoley.models.training.distributed import DistInfo, barrier
+from livefoley.models.training.distributed import DistInfo
 from livefoley.models.training.export import save_model_atomic
 from livefoley.models.training.losses import (
     RESOLUTIONS_5,
@@ -214,14 +213,7 @@ def train_decoder(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
     model.to(info.device)
     objective.to(info.device)
     hop = model.config.hop_samples
-    cache_dir = run.root / "cache"
-    if info.is_main:
-        train_cache = LatentCache(open_split(data, "train"), cache_dir, model.vae, hop)
-        held_cache = LatentCache(open_split(data, "heldout"), cache_dir, model.vae, hop)
-    barrier(info)
-    if not info.is_main:
-        train_cache = LatentCache(open_split(data, "train"), cache_dir, None, hop)
-        held_cache = None
+    train_cache, held_cache = latent_caches(data, run.root / "cache", model.vae, hop, info)
     windows = WindowBatches(train_cache, cfg.window_latents, audio=True)
     L, B, T = model.config.latent_dim, loop.batch_size, cfg.window_latents
     nfe = objective.nfe

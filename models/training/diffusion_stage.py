@@ -54,14 +54,13 @@ from torch import nn
 
 from livefoley.models.configutil import to_dict
 from livefoley.models.training.batches import (
-    LatentCache,
     caption_embeddings,
     WindowBatches,
-    open_split,
+    latent_caches,
     step_rng,
     step_torch_generator,
 )
-from livefoley.models.training.distributed import DistInfo, barrier
+from livefoley.models.training.distributed import DistInfo
 from livefoley.models.training.export import save_model_atomic
 from livefoley.models.training.losses import (
     ect_loss,
@@ -368,14 +367,7 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
     if stage == "stage2" and hasattr(model.head, "logvar_linear"):  # u(sigma): stage 1 only
         model.head.logvar_linear.requires_grad_(False)
     hop = model.config.hop_samples
-    cache_dir = run.root / "cache"
-    if info.is_main:
-        train_cache = LatentCache(open_split(data, "train"), cache_dir, model.vae, hop)
-        held_cache = LatentCache(open_split(data, "heldout"), cache_dir, model.vae, hop)
-    barrier(info)
-    if not info.is_main:
-        train_cache = LatentCache(open_split(data, "train"), cache_dir, None, hop)
-        held_cache = None
+    train_cache, held_cache = latent_caches(data, run.root / "cache", model.vae, hop, info)
     with_audio = cfg.decodes_one_step  # the onset terms read the real audio
     windows = WindowBatches(train_cache, cfg.window_latents, audio=with_audio)
     objective = DiffusionObjective(model, cfg, stage, loop.steps).to(info.device)
