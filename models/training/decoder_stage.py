@@ -194,7 +194,8 @@ def draw_sample_inputs(seed: int, step: int, rank: int, *, nfe: int, B: int, T: 
 @torch.no_grad()
 def heldout_report(objective: DecoderObjective, batch: dict[str, torch.Tensor],
                    clips: list[np.ndarray]) -> dict[str, float]:
-    """The objective's terms on fixed held-out windows (`sample_*`), and the round trip."""
+    """The objective's terms on fixed held-out windows with fixed noise and clean fed-back
+    latents (`sample_*`), and the decoder's round trip of real held-out audio."""
     terms = objective(batch, 0)
     out = {f"sample_{k}": float(v) for k, v in terms.items() if k != "loss"}
     out.update(reconstruction_report(objective.model, clips))
