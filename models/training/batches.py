@@ -7,6 +7,7 @@ What it is:
   (`data.timing.frame_indices_for_ticks`, the live scheduler's newest-frame rule).
 - `latent_caches`: the train and held-out caches of a run, written by rank 0 while the other
   ranks wait, then read by all.
+- `batch_tensor`: a batch entry, checked for its shape (a missing or misshapen one named).
 - `WindowBatches`: windows of T latent ticks with their frames (read from the memory-mapped
   shards) for stage 1 and stage 2. Each window also carries the frame of the tick before it,
   so the vision delta of its first frame is the true one, and on request the real audio the
@@ -186,6 +187,20 @@ def latent_caches(data: str, cache_dir: Path, vae, hop_samples: int,
     if not info.is_main:
         return LatentCache(open_split(data, "train"), cache_dir, None, hop_samples), None
     return train, held
+
+
+def batch_tensor(batch: dict[str, torch.Tensor], key: str, shape: tuple[int, ...],
+                 what: str) -> torch.Tensor:
+    """`batch[key]`, which must have `shape`.
+
+    Raises:
+        ConfigError: missing or of another shape (the message starts with `what`).
+    """
+    found = batch.get(key)
+    if found is None or tuple(found.shape) != tuple(shape):
+        raise ConfigError(f"{what}: expected batch[{key!r}] of shape {tuple(shape)}, found "
+                          f"{None if found is None else tuple(found.shape)}")
+    return found
 
 
 class WindowBatches:

@@ -43,6 +43,7 @@ from livefoley.models.generator import DEFAULT_GUIDANCE, DEFAULT_NFE
 from livefoley.models.sampling import consistency_sample, consistency_sigmas
 from livefoley.models.training.batches import (
     WindowBatches,
+    batch_tensor,
     latent_caches,
     step_rng,
     step_torch_generator,
@@ -146,11 +147,7 @@ class DecoderObjective(nn.Module):
         """The frozen generator's sampled latents of each window, (B, T, L)."""
         latents = batch["latents"]
         B, T, L = latents.shape
-        noise = batch.get("sample_noise")
-        if noise is None or tuple(noise.shape) != (self.nfe, B * T, L):
-            found = None if noise is None else tuple(noise.shape)
-            raise ConfigError(f"train decoder: expected batch['sample_noise'] of shape "
-                              f"{(self.nfe, B * T, L)}, found {found}")
+        noise = batch_tensor(batch, "sample_noise", (self.nfe, B * T, L), "train decoder")
         tokens = window_vision_tokens(self.model, batch["frames"])  # (B, T, Dv)
         prev_aug = batch.get("prev_aug")
         fed_back = latents if prev_aug is None else latents + prev_aug
@@ -166,12 +163,9 @@ class DecoderObjective(nn.Module):
         return x0.view(B, T, L)
 
     def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        audio = batch["audio"]
         B, T = batch["latents"].shape[:2]
         want = (B, self.model.config.vae.channels, T * self.model.config.hop_samples)
-        if tuple(audio.shape) != want:
-            raise ConfigError(f"train decoder: expected batch['audio'] of shape {want}, "
-                              f"found {tuple(audio.shape)}")
+        audio = batch_tensor(batch, "audio", want, "train decoder")
         pcm = self.model.vae.decode(self.samples(batch).transpose(1, 2))  # (B, C, T*hop)
         mr = self.mrstft(pcm, audio)
         l1 = (pcm - audio).abs().mean()

@@ -54,6 +54,7 @@ from torch import nn
 
 from livefoley.models.configutil import to_dict
 from livefoley.models.training.batches import (
+    batch_tensor,
     caption_embeddings,
     WindowBatches,
     latent_caches,
@@ -196,17 +197,9 @@ class DiffusionObjective(nn.Module):
         """
         latents = batch["latents"]
         B, T, L = latents.shape
-        hop = self.model.config.hop_samples
-        channels = self.model.config.vae.channels
-        audio, noise = batch.get("audio"), batch.get("onset_noise")
-        if audio is None or tuple(audio.shape) != (B, channels, T * hop):
-            raise ConfigError(f"onset term: expected batch['audio'] of shape "
-                              f"{(B, channels, T * hop)}, found "
-                              f"{None if audio is None else tuple(audio.shape)}")
-        if noise is None or tuple(noise.shape) != (B * T, L):
-            found = None if noise is None else tuple(noise.shape)
-            raise ConfigError(f"onset term: expected batch['onset_noise'] of shape "
-                              f"{(B * T, L)}, found {found}")
+        channels, hop = self.model.config.vae.channels, self.model.config.hop_samples
+        audio = batch_tensor(batch, "audio", (B, channels, T * hop), "onset term")
+        noise = batch_tensor(batch, "onset_noise", (B * T, L), "onset term")
         keep = ~batch["drop"]
         if not bool(keep.any()):
             zero = latents.new_zeros(())

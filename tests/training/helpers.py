@@ -28,6 +28,18 @@ def small_config(seed: int = 0):
         head=HeadConfig(width=64, n_blocks=1, time_embed_dim=32, logvar_channels=16))
 
 
+def click_windows(batch: int, ticks: int, hop: int = 1600):
+    """(batch, 2, ticks * hop) float32 audio: two decaying clicks at different places in each
+    window (a known onset pattern for the onset terms)."""
+    import torch
+
+    audio = torch.zeros(batch, 2, ticks * hop)
+    for b in range(batch):
+        for start in (1200 + 2000 * b, 5000 + 1500 * b):
+            audio[b, :, start:start + 800] = 0.4 * torch.exp(-torch.arange(800) / 120.0)
+    return audio
+
+
 def write_flash_click_dataset(root, *, train: int = 2, heldout: int = 1, seconds: float = 3.0,
                               seed: int = 0) -> None:
     """Write `train` + `heldout` synthetic shards under `root` (the shard format of models/data)."""

@@ -29,7 +29,7 @@ from livefoley.models.training.losses import (
 from livefoley.models.v2a import build_model
 from livefoley.protocol.errors import ConfigError
 
-from .helpers import small_config
+from .helpers import click_windows, small_config
 
 B, T, L, HOP = 2, 6, 64, 1600
 
@@ -43,10 +43,7 @@ def _model(**sampling):
 
 def _batch(nfe=1, prev_noise=0.0, seed=0):
     g = torch.Generator().manual_seed(seed)
-    audio = torch.zeros(B, 2, T * HOP)
-    for b in range(B):  # decaying clicks at different places in each window
-        for start in (1200 + 2000 * b, 5000 + 1500 * b):
-            audio[b, :, start:start + 800] = 0.4 * torch.exp(-torch.arange(800) / 120.0)
+    audio = click_windows(B, T, HOP)
     batch = {"frames": torch.randint(0, 255, (B, T + 1, 24, 32, 3), generator=g,
                                      dtype=torch.uint8),
              "latents": 0.5 * torch.randn(B, T, L, generator=g), "audio": audio}

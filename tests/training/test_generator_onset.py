@@ -20,7 +20,7 @@ from livefoley.models.training.losses import onset_envelope_loss, onset_profile_
 from livefoley.models.v2a import build_model
 from livefoley.protocol.errors import ConfigError
 
-from .helpers import small_config, stage_args
+from .helpers import click_windows, small_config, stage_args
 
 B, T, L, HOP = 2, 6, 64, 1600
 
@@ -29,10 +29,7 @@ def _batch(seed=0, drop=(False, True)):
     """A stage batch with what the onset term needs: the window's audio and its noise."""
     g = torch.Generator().manual_seed(seed)
     rows = B * T * 2
-    audio = torch.zeros(B, 2, T * HOP)
-    for b in range(B):  # decaying clicks at different places in each window
-        for start in (1200 + 2000 * b, 5000 + 1500 * b):
-            audio[b, :, start:start + 800] = 0.4 * torch.exp(-torch.arange(800) / 120.0)
+    audio = click_windows(B, T, HOP)
     return {"frames": torch.randint(0, 255, (B, T + 1, 24, 32, 3), generator=g,
                                     dtype=torch.uint8),
             "latents": 0.5 * torch.randn(B, T, L, generator=g),
