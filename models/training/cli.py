@@ -119,6 +119,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--ect-stage-offset", type=int, default=0,
                            help="first ECT stage (a fine-tune of a finished stage 2: its last)")
             p.add_argument("--huber-c", type=float, default=0.0)
+            p.add_argument("--rollout-passes", type=int, default=0,
+                           help="feed back the model's own samples: Jacobi passes of the "
+                                "guided sampler over each window (0: teacher forcing only)")
+            p.add_argument("--rollout-prob", type=float, default=0.5,
+                           help="share of windows that read their rollout")
+            p.add_argument("--rollout-guidance", type=float, default=None,
+                           help="CFG scale of the rollout (default: the checkpoint's, else 3)")
+            p.add_argument("--rollout-nfe", type=int, default=None,
+                           help="consistency steps of the rollout (default: the checkpoint's, "
+                                "else 1)")
 
 
 def _add_decoder_arguments(p: argparse.ArgumentParser) -> None:
@@ -204,7 +214,11 @@ def main(args: argparse.Namespace) -> int:
                 ect_stages=getattr(args, "ect_stages", 6), huber_c=getattr(args, "huber_c", 0.0),
                 ect_stage_offset=getattr(args, "ect_stage_offset", 0),
                 onset_weight=args.onset_weight,
-                onset_profile_weight=args.onset_profile_weight)
+                onset_profile_weight=args.onset_profile_weight,
+                rollout_passes=getattr(args, "rollout_passes", 0),
+                rollout_prob=getattr(args, "rollout_prob", 0.5),
+                rollout_guidance=getattr(args, "rollout_guidance", None),
+                rollout_nfe=getattr(args, "rollout_nfe", None))
             result = train_diffusion(stage=args.train_stage, model=model, data=args.data,
                                      run=run, loop=loop, cfg=cfg, info=info, resume=args.resume)
     finally:

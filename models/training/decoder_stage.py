@@ -39,8 +39,7 @@ import torch
 from torch import nn
 
 from livefoley.models.configutil import to_dict
-from livefoley.models.generator import DEFAULT_GUIDANCE, DEFAULT_NFE
-from livefoley.models.sampling import consistency_sample, consistency_sigmas
+from livefoley.models.training import own_samples
 from livefoley.models.training.batches import (
     WindowBatches,
     batch_tensor,
@@ -104,15 +103,8 @@ def sampler_settings(model: V2AModel, cfg: DecoderStageConfig) -> tuple[float, i
     Raises:
         ConfigError: guidance below 1 or NFE outside the consistency sampler's range.
     """
-    found = model.sampling_defaults
-    scale = cfg.guidance_scale if cfg.guidance_scale is not None else float(
-        found.get("guidance_scale", DEFAULT_GUIDANCE))
-    nfe = cfg.nfe if cfg.nfe is not None else int(found.get("nfe", DEFAULT_NFE))
-    if not scale >= 1.0:
-        raise ConfigError(f"train decoder --guidance: expected a scale >= 1, found {scale}")
-    h = model.config.head
-    consistency_sigmas(nfe, h.sigma_min, h.sigma_max)  # names a bad NFE
-    return scale, nfe
+    return own_samples.sampler_settings(model, cfg.guidance_scale, cfg.nfe,
+                                        ("train decoder --guidance", "train decoder --nfe"))
 
 
 class DecoderObjective(nn.Module):
@@ -151,16 +143,8 @@ class DecoderObjective(nn.Module):
         tokens = window_vision_tokens(self.model, batch["frames"])  # (B, T, Dv)
         prev_aug = batch.get("prev_aug")
         fed_back = latents if prev_aug is None else latents + prev_aug
-        if self.guidance_scale == 1.0:
-            z = self.model.forward_train(tokens, fed_back)
-        else:  # as the live generator: CFG on the vision positions
-            z = self.model.guided_conditions(tokens, fed_back, self.guidance_scale)
-        h = self.model.config.head
-        sigmas = consistency_sigmas(self.nfe, h.sigma_min, h.sigma_max, h.rho,
-                                    device=latents.device)
-        x0 = consistency_sample(self.model.head.make_denoiser(z.reshape(B * T, -1)), noise,
-                                sigmas)
-        return x0.view(B, T, L)
+        return own_samples.guided_samples(self.model, tokens, fed_back, noise,
+                                          self.guidance_scale)
 
     def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         B, T = batch["latents"].shape[:2]

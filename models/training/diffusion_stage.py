@@ -34,6 +34,12 @@ the head's target stays clean) get Gaussian noise of a std drawn per window from
 U(0, prev_noise). Live, the model feeds back its own samples, not the VAE's encoding of the
 real audio; a model trained on clean teacher forcing alone leans on the previous latent and
 drifts once its own errors come back (measured: `models/weights/MODEL_CARD.md`).
+With `rollout_passes` K > 0 a share `rollout_prob` of the windows read the model's own
+samples instead: `own_samples.rollout_latents`, K no-gradient Jacobi passes of the guided
+sampler (the checkpoint's CFG scale and NFE unless `rollout_guidance`, `rollout_nfe`), whose
+first K positions are exactly the free-running samples; the targets stay the real latents
+(scheduled sampling: the model learns to come back from its own samples to what the picture
+shows). The held-out report then adds the one-step MSE with the rollout fed back.
 
 Held-out numbers (eval.jsonl): denoising MSE at fixed sigmas with the real vision and with
 the null token (vision helps when `cond` < `null`), and for stage 2 the one-step (sigma_max)
@@ -72,6 +78,7 @@ from livefoley.models.training.losses import (
     paired_onset_envelopes,
 )
 from livefoley.models.training.loop import LoopConfig, run_loop
+from livefoley.models.training.own_samples import rollout_latents, sampler_settings
 from livefoley.models.training.runstate import RunDir
 from livefoley.models.v2a import V2AModel
 from livefoley.protocol.errors import ConfigError
@@ -100,6 +107,10 @@ class DiffusionStageConfig:
     onset_weight: float = 0.0  # onset-envelope term on the decoded one-step prediction (0: off)
     onset_profile_weight: float = 0.0  # sorted-envelope term on the same windows (0: off)
     ect_stage_offset: int = 0  # first ECT stage (a fine-tune of a finished run starts late)
+    rollout_passes: int = 0  # Jacobi passes of the model's own samples fed back (0: off)
+    rollout_prob: float = 0.5  # share of windows that read their rollout (the rest: teacher forcing)
+    rollout_guidance: float | None = None  # the rollout's CFG scale (None: the checkpoint's)
+    rollout_nfe: int | None = None  # the rollout's NFE (None: the checkpoint's)
     heldout_windows: int = 16  # fixed held-out windows for the report
 
     @property
@@ -119,6 +130,10 @@ class DiffusionStageConfig:
         if not 0.0 <= self.prev_noise < 10.0:
             raise ConfigError(f"DiffusionStageConfig.prev_noise: expected [0, 10), "
                               f"found {self.prev_noise}")
+        if self.rollout_passes < 0 or not 0.0 <= self.rollout_prob <= 1.0:
+            raise ConfigError(f"DiffusionStageConfig: expected rollout_passes >= 0 and "
+                              f"rollout_prob in [0, 1], found {self.rollout_passes} and "
+                              f"{self.rollout_prob}")
         if self.window_latents < 2 or self.head_repeats < 1 or self.ect_stages < 1:
             raise ConfigError(f"DiffusionStageConfig: expected window_latents >= 2, "
                               f"head_repeats >= 1, ect_stages >= 1, found "
@@ -138,27 +153,39 @@ def window_vision_tokens(model: V2AModel, frames: torch.Tensor) -> torch.Tensor:
     return vision.tokens_from_grid(grid[:, 1:], prev_grid=grid[:, 0])
 
 
+def conditions_from_tokens(model: V2AModel, tokens: torch.Tensor, fed_back: torch.Tensor,
+                           drop: torch.Tensor, text: torch.Tensor | None = None,
+                           drop_text: torch.Tensor | None = None) -> torch.Tensor:
+    """tokens (B, T, Dv), fed_back (B, T, L) the latents the transformer reads, drop (B,)
+    -> z (B*T, 2D).
+
+    Text models also take `text` (B, text_dim) caption embeddings and `drop_text` (B,)
+    bool (True: the null text token); without `text` every row has the null token.
+
+    Thread-safety: stateless. Real-time safe: no.
+    """
+    text_tokens = None
+    if model.text is not None:
+        text_tokens = model.text_token(text, batch_size=tokens.shape[0], drop=drop_text)
+    z = model.forward_train(tokens, fed_back, drop_vision=drop,
+                            text_tokens=text_tokens)  # (B, T, 2D)
+    return z.reshape(-1, z.shape[-1])
+
+
 def teacher_forced_conditions(model: V2AModel, frames: torch.Tensor, latents: torch.Tensor,
                               drop: torch.Tensor, text: torch.Tensor | None = None,
                               drop_text: torch.Tensor | None = None,
                               prev_aug: torch.Tensor | None = None) -> torch.Tensor:
     """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D).
 
-    Text models also take `text` (B, text_dim) caption embeddings and `drop_text` (B,)
-    bool (True: the null text token); without `text` every row has the null token.
+    `conditions_from_tokens` of the window's vision tokens and its real latents;
     `prev_aug` (B, T, L) is added to the latents the transformer reads (not the targets).
 
     Thread-safety: stateless. Real-time safe: no.
     """
-    B = frames.shape[0]
-    tokens = window_vision_tokens(model, frames)  # (B, T, Dv)
-    text_tokens = None
-    if model.text is not None:
-        text_tokens = model.text_token(text, batch_size=B, drop=drop_text)  # (B, D)
     fed_back = latents if prev_aug is None else latents + prev_aug
-    z = model.forward_train(tokens, fed_back, drop_vision=drop,
-                            text_tokens=text_tokens)  # (B, T, 2D)
-    return z.reshape(-1, z.shape[-1])
+    return conditions_from_tokens(model, window_vision_tokens(model, frames), fed_back, drop,
+                                  text, drop_text)
 
 
 class DiffusionObjective(nn.Module):
@@ -177,6 +204,18 @@ class DiffusionObjective(nn.Module):
         self.cfg = cfg
         self.stage = stage
         self.total_steps = total_steps
+        self.rollout_scale, self.rollout_nfe = 1.0, 1
+        if cfg.rollout_passes:
+            if stage != "stage2":
+                raise ConfigError(f"--rollout-passes: expected stage2 (a one-step consistency "
+                                  f"head to roll out), found {stage}")
+            if model.config.head_kind != "mlp" or model.text is not None:
+                raise ConfigError(f"--rollout-passes: expected a model with the MLP head and "
+                                  f"no text, found head_kind {model.config.head_kind!r}"
+                                  f"{' with text' if model.text is not None else ''}")
+            self.rollout_scale, self.rollout_nfe = sampler_settings(
+                model, cfg.rollout_guidance, cfg.rollout_nfe,
+                ("--rollout-guidance", "--rollout-nfe"))
 
     def ect_stage(self, step: int) -> int:
         """ECT stage of optimiser step `step`: offset .. offset + ect_stages - 1, evenly over
@@ -220,11 +259,37 @@ class DiffusionObjective(nn.Module):
         return teacher_forced_conditions(self.model, frames, latents, drop, text, drop_text,
                                          prev_aug)
 
+    def fed_back(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The latents (B, T, L) the transformer reads: the real ones (+ `prev_aug`), and for
+        the windows that `batch["rollout"]` (B,) marks, the model's own rollout of them
+        (`own_samples.rollout_latents`, no gradient, noise `batch["rollout_noise"]`).
+
+        Raises:
+            ConfigError: `rollout` or `rollout_noise` missing or misshapen.
+        """
+        latents = batch["latents"]
+        prev_aug = batch.get("prev_aug")
+        fed = latents if prev_aug is None else latents + prev_aug
+        if not self.cfg.rollout_passes:
+            return fed
+        B, T, L = latents.shape
+        nfe = self.rollout_nfe
+        rows = batch_tensor(batch, "rollout", (B,), "--rollout-passes")
+        noise = batch_tensor(batch, "rollout_noise", (nfe, B * T, L), "--rollout-passes")
+        if not bool(rows.any()):
+            return fed
+        noise = noise.view(nfe, B, T, L)[:, rows].reshape(nfe, -1, L)
+        own = rollout_latents(self.model, tokens.detach()[rows], latents[rows], noise,
+                              self.rollout_scale, self.cfg.rollout_passes)
+        return fed.index_put((rows,), own)
+
     def forward(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         latents = batch["latents"]  # (B, T, L)
         m = self.cfg.head_repeats
-        z = self.conditions(batch["frames"], latents, batch["drop"], batch.get("text"),
-                            batch.get("drop_text"), batch.get("prev_aug")).repeat(m, 1)  # (M, 2D)
+        tokens = window_vision_tokens(self.model, batch["frames"])  # (B, T, Dv)
+        z = conditions_from_tokens(self.model, tokens, self.fed_back(tokens, batch),
+                                   batch["drop"], batch.get("text"),
+                                   batch.get("drop_text")).repeat(m, 1)  # (M, 2D)
         if self.model.config.head_kind == "locdit":
             return self._patch_loss(z, latents, batch["noise"], batch["sigma"], step)
         out = self._head_loss(z, latents, batch, step)
@@ -309,7 +374,8 @@ def _draw(seed: int, step: int, rank: int, n_rows: int, L: int, B: int,
 @torch.no_grad()
 def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor],
                    sigma_max: float) -> dict[str, float]:
-    """Denoising MSE with real vs null vision at fixed sigmas (and one-step at sigma_max)."""
+    """Denoising MSE with real vs null vision at fixed sigmas (and one-step at sigma_max;
+    with rollouts also the one-step MSE with the model's own rollout fed back)."""
     model = objective.model
     latents = batch["latents"]
     B, T, L = latents.shape
@@ -338,6 +404,14 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
         if name == "cond" and objective.cfg.decodes_one_step:  # the one-step onset terms
             terms = objective.onset_terms(z, dict(batch, drop=drop.to(x.device)))
             out.update({f"{k}_cond": float(v) for k, v in terms.items()})
+    if objective.cfg.rollout_passes:  # one-step MSE with the model's own rollout fed back
+        tokens = window_vision_tokens(model, batch["frames"])
+        draws = torch.randn((objective.rollout_nfe, B * T, L), generator=g).to(x)
+        own = rollout_latents(model, tokens, latents, draws, objective.rollout_scale,
+                              objective.cfg.rollout_passes)
+        z = conditions_from_tokens(model, tokens, own, no.to(x.device))
+        d = model.head(sigma_max * noise, torch.full((x.shape[0],), sigma_max).to(x), z)
+        out[f"mse_rollout_s{sigma_max:g}"] = float((d - x).square().mean())
     out["latent_var"] = float(x.var())
     return out
 
@@ -380,6 +454,10 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
             g = step_torch_generator(loop.seed, step, info.rank + 104729)
             std = torch.rand(B, 1, 1, generator=g) * cfg.prev_noise
             batch["prev_aug"] = std * torch.randn(B, T, L, generator=g)
+        if cfg.rollout_passes:  # own stream, so runs without rollouts draw what they drew
+            g = step_torch_generator(loop.seed, step, info.rank + 32452843)
+            batch.update(rollout=torch.rand(B, generator=g) < cfg.rollout_prob,
+                         rollout_noise=torch.randn(objective.rollout_nfe, B * T, L, generator=g))
         if with_audio:  # own stream, so runs without the term draw what they drew
             g = step_torch_generator(loop.seed, step, info.rank + 15485863)
             batch["onset_noise"] = torch.randn(B * T, L, generator=g)
