@@ -102,6 +102,10 @@ def _vae_round_trip(args: argparse.Namespace) -> None:
     res = vae_round_trip_scores(args.data, args.model, max_episodes=args.max_episodes,
                                 max_seconds=args.seconds)
     _write_diagnostic(args.out, "vae_round_trip", "VAE round trip (the real audio's latents)", res)
+    if "latents" in res:
+        r = res["latents"]
+        print(f"the real audio's latents: AR(1) R2 {r['ar1_r2']:.3f}, AR(4) R2 {r['ar4_r2']:.3f}, "
+              f"step ratio {r['step_ratio']:.3f} ({r['clips']} clips, leave-one-out)")
 
 
 def _write_diagnostic(out: str, name: str, label: str, res: dict) -> None:

@@ -6,7 +6,9 @@ What it is: `heldout_reals`, the held-out clips as the reference-fed diagnostics
 mean, then decoder) and scores it with the evaluation's per-clip metrics (`runner.score_pair`,
 onsets micro-averaged as in the report). A generator cannot sound closer to the game than its
 VAE's round trip: next to the free-running `livefoley eval` numbers it splits the gap to the
-real audio into the VAE's part and the generator's. `livefoley eval --vae-round-trip` runs it.
+real audio into the VAE's part and the generator's. With two clips or more it also reports how
+predictable the real audio's latents are from their own past (`latent_stats.py`): part of what
+the generator has to model. `livefoley eval --vae-round-trip` runs it.
 
 What it is not: a model score to ship: it needs the real audio.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from livefoley.models.data.shards import Shard, list_shards, read_shard
+from livefoley.models.evaluation.latent_stats import latent_predictability, step_ratio
 from livefoley.models.evaluation.runner import EvalConfig, aggregate, score_pair
 from livefoley.protocol.errors import ConfigError
 
@@ -53,13 +56,25 @@ def vae_round_trip_scores(data_root: str | Path, model_path: str, *, max_episode
     import torch
 
     from livefoley.models.checkpoint import load_model
-    from livefoley.models.evaluation.spatial import vae_round_trip
+    from livefoley.models.evaluation.spatial import encoder_means
 
     model = load_model(model_path).eval()
-    per = []
+    per, latents = [], []
     for shard, _, real in heldout_reals(data_root, model, max_episodes=max_episodes,
                                         max_seconds=max_seconds, what="VAE round trip"):
         with torch.inference_mode():
-            rec = vae_round_trip(model, real.T).T  # (J*hop, C)
+            mean = encoder_means(model, real.T)  # (1, L, J)
+            rec = model.vae.decode(mean)[0].float().cpu().numpy().T  # (J*hop, C)
+        latents.append(mean[0].T.float().cpu().numpy())
         per.append(score_pair(rec, real, shard.sample_rate_hz, EvalConfig()))
-    return {"summary": aggregate(per), "per_episode": per, "model": model_path}
+    out = {"summary": aggregate(per), "per_episode": per, "model": model_path}
+    if len(latents) >= 2:  # leave-one-clip-out needs two
+        out["latents"] = latent_report(latents)
+    return out
+
+
+def latent_report(latents: list[np.ndarray]) -> dict[str, float]:
+    """How predictable the real audio's latents are from their past (latent_stats.py)."""
+    return {"ar1_r2": latent_predictability(latents, 1),
+            "ar4_r2": latent_predictability(latents, 4),
+            "step_ratio": step_ratio(latents), "clips": len(latents)}

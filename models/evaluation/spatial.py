@@ -127,12 +127,17 @@ def vae_round_trip(model, foa: np.ndarray) -> np.ndarray:
     The most direction a generator over these latents can convey: a model cannot localise
     better than its VAE's round trip.
     """
+    return model.vae.decode(encoder_means(model, foa))[0].float().cpu().numpy()
+
+
+def encoder_means(model, audio: np.ndarray) -> torch.Tensor:
+    """The VAE encoder's means (1, L, N // hop) of audio (C, N), on the model's device and dtype."""
     hop = model.config.hop_samples
-    m = foa.shape[1] // hop * hop
-    x = torch.from_numpy(np.ascontiguousarray(foa[:, :m], dtype=np.float32))[None]
+    m = audio.shape[1] // hop * hop
+    x = torch.from_numpy(np.ascontiguousarray(audio[:, :m], dtype=np.float32))[None]
     p = next(model.vae.parameters())
     mean, _ = model.vae.encode(x.to(p))
-    return model.vae.decode(mean)[0].float().cpu().numpy()
+    return mean
 
 
 def _fit(audio: np.ndarray, n: int) -> np.ndarray:
