@@ -9,9 +9,11 @@ noise, 1 - a for an AR(1) process with coefficient a). `livefoley eval --vae-rou
 reports both for the real audio's latents next to the round trip's scores.
 
 Why: a generator feeds its own samples back, so the latent space it models is part of its
-difficulty. Two VAEs that reconstruct about equally well can differ in how much of the next
-latent their past explains, and the one whose stream is more predictable leaves less for the
-generator to get wrong (measured in `models/weights/MODEL_CARD.md`).
+difficulty. Two VAEs can differ in how much of the next latent their past explains. That the
+more predictable stream makes the better generator is a natural guess, and it was tested: on
+this project's data it did not hold (the shipped VAE's stream is the more predictable, and a
+fresh generator trained in it came out worse; `models/weights/MODEL_CARD.md`, "Is it the
+latent space?"). The numbers describe a latent space; they do not rank VAEs.
 
 What it is not: a quality score of the VAE (a VAE that encodes nothing is perfectly
 predictable); read it beside the round trip.
