@@ -228,6 +228,11 @@ def main(args: argparse.Namespace) -> int:
               f"{result['wall_s']:.0f} s; model: {run.model_path}")
         if "eval" in result:
             print("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in result["eval"].items()))
+    if "stopped_by" in result:  # not finished: a chained next stage must not start
+        if info.is_main:
+            print(f"{args.train_stage}: stopped by {result['stopped_by']} before step "
+                  f"{result['steps']}; the same command with --resume continues")
+        return 130 if result["stopped_by"] == "SIGINT" else 143
     return 0
 
 

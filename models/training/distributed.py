@@ -90,6 +90,17 @@ def all_mean(value: float, info: DistInfo) -> float:
     return float(t.item()) / info.world_size
 
 
+def any_rank(flags: tuple[bool, ...], info: DistInfo) -> tuple[bool, ...]:
+    """Each flag true on every rank when it is true on any (the flags themselves when not
+    distributed), in one collective: ranks that stop must stop at the same step, or the
+    others wait in a collective forever."""
+    if not info.distributed:
+        return tuple(flags)
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=info.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return tuple(bool(v > 0) for v in t.tolist())
+
+
 def barrier(info: DistInfo) -> None:
     if info.distributed:
         dist.barrier()

@@ -21,6 +21,13 @@ Why resume is exact: every random draw of step k comes from generators seeded by
 `state.pt`. On CPU with the same thread count, a resumed run matches an uninterrupted one
 bit for bit (tested).
 
+Stopping early: SIGINT (Ctrl-C) or SIGTERM (a scheduler's preemption, `kill`) during a run
+finishes the current step, writes the checkpoint and the model, and returns with
+`stopped_by` set, so `--resume` continues from that very step (`StopRequest`). A second signal
+is handled as the process would have handled it without the loop (default: it dies). The time
+limit and a signal are agreed across ranks (`distributed.any_rank`): every rank stops at the
+same step.
+
 What it is not: a stage. Stages (`vae_stage.py`, `diffusion_stage.py`) build the objective,
 the batches and the export.
 """
@@ -30,6 +37,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,7 +48,13 @@ import torch
 from torch import nn
 
 from livefoley.models.configutil import to_dict
-from livefoley.models.training.distributed import DistInfo, all_mean, barrier, wrap_ddp
+from livefoley.models.training.distributed import (
+    DistInfo,
+    all_mean,
+    any_rank,
+    barrier,
+    wrap_ddp,
+)
 from livefoley.models.training.runstate import RunDir, atomic_torch_save, load_training_state
 from livefoley.protocol.errors import CheckpointError, ConfigError
 
@@ -145,6 +160,37 @@ def fitted_steps(cfg: LoopConfig, step: int, elapsed_s: float, window_s: float,
     return max(step + 1, step + int(rate * max(cfg.time_limit_s - elapsed_s, 0.0)))
 
 
+class StopRequest:
+    """While entered (main thread only; elsewhere a no-op), the first SIGINT or SIGTERM is
+    recorded in `signal_name` instead of ending the process; the previous handlers are put
+    back on exit and after that first signal, so a second one acts as it would have."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self._restore()
+        log.warning("%s received: stopping after this step with a checkpoint (again to abort)",
+                    self.signal_name)
+
+    def _restore(self) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+        self._previous = {}
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+
 def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopConfig,
              info: DistInfo, run: RunDir, export: Callable[[], None],
              evaluate: Callable[[], dict[str, float]] | None = None, resume: bool = False,
@@ -164,7 +210,8 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
 
     Returns:
         {"step": last step, "loss": mean loss of the last logged window, "wall_s": ...,
-        "steps": the planned total (fitted with `cfg.fit_steps`)}.
+        "steps": the planned total (fitted with `cfg.fit_steps`)}, and "stopped_by": the
+        signal's name when SIGINT or SIGTERM stopped it early (see module docstring).
 
     Raises:
         CheckpointError: a state exists and resume is off, or the state is of another stage.
@@ -192,7 +239,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
     step = start
     fit_at = start + FIT_SKIP + FIT_WINDOW if cfg.fit_steps else -1
     t_fit = t0
-    with Batches(batch_fn, info.device, cfg.prefetch) as batches:
+    with Batches(batch_fn, info.device, cfg.prefetch) as batches, StopRequest() as stopper:
         while step < cfg.steps:
             if step == start + FIT_SKIP:
                 t_fit = time.perf_counter()
@@ -214,8 +261,11 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
             for k, v in out.items():
                 window.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else v)
             window.setdefault("grad_norm", []).append(float(gnorm))
-            timed_out = cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s
-            if step % cfg.log_every == 0 or step == cfg.steps or timed_out:
+            timed_out, signalled = any_rank(
+                (cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s,
+                 stopper.signal_name is not None), info)
+            stop = timed_out or signalled
+            if step % cfg.log_every == 0 or step == cfg.steps or stop:
                 row = {k: all_mean(sum(v) / len(v), info) for k, v in window.items()}
                 row.update(step=step, lr=cfg.lr_at(step - 1),
                            wall_s=round(time.perf_counter() - t0, 2))
@@ -226,8 +276,8 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                     log.info("%s step %d/%d: %s", stage, step, cfg.steps, " ".join(
                         f"{k}={v:.4g}" for k, v in row.items() if k not in ("step",)))
             want_eval = evaluate is not None and (
-                (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps or timed_out)
-            if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
+                (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps or stop)
+            if step % cfg.ckpt_every == 0 or step == cfg.steps or stop:
                 _save_state(objective, opt, step, stage, run, info, export)
             if want_eval and info.is_main:
                 objective.eval()
@@ -237,6 +287,11 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                 run.write_plot()
                 log.info("%s step %d held-out: %s", stage, step, numbers)
                 last["eval"] = numbers
+            if signalled:
+                last["stopped_by"] = stopper.signal_name or "a signal on another rank"
+                log.info("%s: stopped by %s at step %d with a checkpoint (--resume continues)",
+                         stage, last["stopped_by"], step)
+                break
             if timed_out:
                 log.info("%s: time limit %.0f s reached at step %d", stage, cfg.time_limit_s, step)
                 break

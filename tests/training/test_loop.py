@@ -1,6 +1,11 @@
-"""The loop's batch prefetching and its fitting of the step count to a time limit."""
+"""The loop's batch prefetching, its fitting of the step count to a time limit, and its
+stop on SIGINT/SIGTERM with a checkpoint."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -77,3 +82,61 @@ def test_run_with_fit_steps_plans_to_its_time_limit(tmp_path):
 def test_negative_prefetch_is_refused():
     with pytest.raises(Exception, match=r"LoopConfig.prefetch: expected >= 0, found -1"):
         LoopConfig(prefetch=-1)
+
+
+class _SignalsItself(_Quadratic):
+    """Sends its own process `signum` during step `at`, and notes the handler in place after."""
+
+    def __init__(self, at: int, signum: int):
+        super().__init__()
+        self.at, self.signum, self.handler_after = at, signum, None
+
+    def forward(self, batch, step):
+        if step == self.at:
+            os.kill(os.getpid(), self.signum)
+            self.handler_after = signal.getsignal(self.signum)
+        return super().forward(batch, step)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_at_the_next_step_with_a_checkpoint_that_resumes_exactly(tmp_path, signum):
+    cfg = LoopConfig(steps=30, warmup_steps=2, log_every=100, ckpt_every=100)
+    info = init_distributed("cpu")
+    before = signal.getsignal(signum)
+    stopped = _SignalsItself(at=6, signum=signum)
+    result = run_loop(stage="toy", objective=stopped, batch_fn=_batch, cfg=cfg, info=info,
+                      run=RunDir(tmp_path / "a"), export=lambda: None)
+    assert result["stopped_by"] == signal.Signals(signum).name and result["step"] == 7
+    assert torch.load(tmp_path / "a" / "state.pt", weights_only=False)["step"] == 7
+    # the first signal was taken; the handler in place for a second is the one before the run
+    assert stopped.handler_after == before and signal.getsignal(signum) == before
+    resumed = _Quadratic()
+    done = run_loop(stage="toy", objective=resumed, batch_fn=_batch, cfg=cfg, info=info,
+                    run=RunDir(tmp_path / "a"), export=lambda: None, resume=True)
+    whole = _Quadratic()
+    run_loop(stage="toy", objective=whole, batch_fn=_batch, cfg=cfg, info=info,
+             run=RunDir(tmp_path / "b"), export=lambda: None)
+    assert done["step"] == 30 and "stopped_by" not in done
+    assert torch.equal(resumed.w, whole.w)  # as if never stopped
+
+
+def test_train_cli_stopped_by_sigterm_exits_143_and_says_how_to_resume(dataset, tmp_path):
+    data, init = dataset
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "livefoley.sidecar.cli", "train", "vae", "--data", str(data),
+           "--out", str(out), "--init", str(init), "--batch", "1", "--steps", "100000",
+           "--resolutions", "5", "--device", "cpu", "--threads", "1", "--log-every", "1",
+           "--ckpt-every", "100000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:  # wait for a logged step, then stop it as a scheduler would
+        lines.append(line)
+        if "vae step 2/" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    text = "".join(lines) + rest
+    assert proc.returncode == 143, text[-2000:]
+    assert "the same command with --resume continues" in text
+    state = torch.load(out / "state.pt", weights_only=False)
+    assert 2 <= state["step"] < 100000 and (out / "model.safetensors").exists()
