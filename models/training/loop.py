@@ -287,7 +287,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                 run.write_plot()
                 log.info("%s step %d held-out: %s", stage, step, numbers)
                 last["eval"] = numbers
-            if signalled:
+            if signalled and step < cfg.steps:  # a signal on the last step stops nothing
                 last["stopped_by"] = stopper.signal_name or "a signal on another rank"
                 log.info("%s: stopped by %s at step %d with a checkpoint (--resume continues)",
                          stage, last["stopped_by"], step)
