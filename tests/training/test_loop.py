@@ -140,3 +140,11 @@ def test_train_cli_stopped_by_sigterm_exits_143_and_says_how_to_resume(dataset, 
     assert "the same command with --resume continues" in text
     state = torch.load(out / "state.pt", weights_only=False)
     assert 2 <= state["step"] < 100000 and (out / "model.safetensors").exists()
+
+
+def test_a_signal_on_the_last_step_leaves_the_run_finished(tmp_path):
+    cfg = LoopConfig(steps=5, warmup_steps=1, log_every=100, ckpt_every=100)
+    result = run_loop(stage="toy", objective=_SignalsItself(at=4, signum=signal.SIGTERM),
+                      batch_fn=_batch, cfg=cfg, info=init_distributed("cpu"),
+                      run=RunDir(tmp_path), export=lambda: None)
+    assert result["step"] == 5 and "stopped_by" not in result
