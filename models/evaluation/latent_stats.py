@@ -26,7 +26,7 @@ import numpy as np
 from livefoley.protocol.errors import ConfigError
 
 
-def _check(clips: list[np.ndarray], order: int) -> int:
+def _check(clips: list[np.ndarray], order: int) -> None:
     if order < 1:
         raise ConfigError(f"latent_predictability: expected order >= 1, found {order}")
     if len(clips) < 2:
@@ -41,7 +41,6 @@ def _check(clips: list[np.ndarray], order: int) -> int:
         raise ConfigError(f"latent_predictability: expected clips longer than order {order}, "
                           f"found {len(short)} not (first: clip {short[0]}, "
                           f"{clips[short[0]].shape[0]} latents)")
-    return dims.pop()
 
 
 def _lagged(z: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
