@@ -23,7 +23,7 @@
 # 2026-12-05 (fourth session): the shipped file's latent space is not why its generator is better
 # (a fresh generator in it scored worse than one in a's space; model card): the plan above stays.
 # 2026-12-05 (fifth session): 40,000 more CPU stage-1 steps on the 64 doom-v1 episodes memorised
-# them (held-out error rose after ~8,000) and stayed below the shipped file: give a GPU run more data.
+# them (held-out error rose from step 2,000 on) and stayed below the shipped file: give a GPU run more data.
 # Rehearsed on this CPU with those switches (WHEELS=/none DEV=cpu BUDGET=400 GEN_S=25 EPISODES=4,
 # batch 8, 0.6/0.4/0.4 min): stage 1 continued, ECT, onset decoder; a-stage2 and a-dec packed, 129 s.
 # Rehearse on CPU: DEV=cpu BUDGET=200 GEN_S=20 EPISODES=4 VAE_MIN=0.3 S1_MIN=0.5 S2_MIN=0.3 ...
