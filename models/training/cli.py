@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--log-every", type=int, default=d.log_every)
         p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
         p.add_argument("--eval-every", type=int, default=d.eval_every)
+        p.add_argument("--keep-eval-models", action="store_true",
+                       help="keep the model of every held-out evaluation as "
+                            "OUT/models/step-N.safetensors (named in eval.jsonl)")
         p.add_argument("--max-minutes", type=float, default=0.0,
                        help="stop with a checkpoint after this wall time (0: none)")
         p.add_argument("--fit-steps", action="store_true",
@@ -176,6 +179,7 @@ def main(args: argparse.Namespace) -> int:
         STAGE_DEFAULTS[args.train_stage], steps=args.steps, batch_size=args.batch, lr=args.lr,
         warmup_steps=args.warmup, decay_final_frac=args.decay_final, seed=args.seed,
         log_every=args.log_every, ckpt_every=args.ckpt_every, eval_every=args.eval_every,
+        keep_eval_models=args.keep_eval_models,
         time_limit_s=args.max_minutes * 60.0, fit_steps=args.fit_steps, prefetch=args.prefetch)
     torch.manual_seed(args.seed)
     run = RunDir(args.out)
@@ -227,7 +231,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"{args.train_stage}: step {result['step']}, loss {result['loss']:.4g}, "
               f"{result['wall_s']:.0f} s; model: {run.model_path}")
         if "eval" in result:
-            print("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in result["eval"].items()))
+            print("held-out: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                           for k, v in result["eval"].items()))
     if "stopped_by" in result:  # not finished: a chained next stage must not start
         if info.is_main:
             print(f"{args.train_stage}: stopped by {result['stopped_by']} before step "

@@ -11,6 +11,10 @@ here. With `prefetch` > 0, threads make the batches of the next `prefetch` steps
 current step runs (pinned memory and asynchronous copies on CUDA): a batch is a function of its
 step alone, so prefetched batches are the very ones a synchronous run draws.
 
+With `keep_eval_models`, the model of every evaluated step is kept as
+`models/step-NNNNNNN.safetensors` and named in its `eval.jsonl` row, so a run can be stopped
+after the fact at the step its held-out numbers choose (rather than only at its end).
+
 With `fit_steps` and a time limit, the run measures its own speed over `FIT_WINDOW` steps after
 `FIT_SKIP` warm-up steps and sets `steps` to what fits the remaining time, so the cosine decay
 and ECT's curriculum end when the time does (the fitted count is logged and written to
@@ -78,6 +82,7 @@ class LoopConfig:
     log_every: int = 10  # steps between log rows
     ckpt_every: int = 100  # steps between checkpoints (and at the end)
     eval_every: int = 0  # steps between held-out evaluations (0: only at the end)
+    keep_eval_models: bool = False  # keep the model of each evaluated step (models/step-N)
     time_limit_s: float = 0.0  # stop (with a checkpoint) after this wall time (0: none)
     fit_steps: bool = False  # set `steps` from the measured speed to fill the time limit
     prefetch: int = 0  # batches made ahead by threads (0: in the loop, synchronously)
@@ -277,12 +282,17 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                         f"{k}={v:.4g}" for k, v in row.items() if k not in ("step",)))
             want_eval = evaluate is not None and (
                 (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps or stop)
-            if step % cfg.ckpt_every == 0 or step == cfg.steps or stop:
+            saved = step % cfg.ckpt_every == 0 or step == cfg.steps or stop
+            if saved:
                 _save_state(objective, opt, step, stage, run, info, export)
             if want_eval and info.is_main:
                 objective.eval()
                 numbers = evaluate()
                 objective.train()
+                if cfg.keep_eval_models:  # the very weights these numbers describe
+                    if not saved:
+                        export()
+                    numbers["model"] = str(run.keep_model(step).relative_to(run.root))
                 run.append({"step": step, **numbers}, kind="eval")
                 run.write_plot()
                 log.info("%s step %d held-out: %s", stage, step, numbers)

@@ -103,6 +103,16 @@ class RunDir:
         self.eval_path = self.root / "eval.jsonl"
         self.plot_path = self.root / "loss.png"
 
+    def keep_model(self, step: int) -> Path:
+        """Copy the exported model to `models/step-NNNNNNN.safetensors` (atomically); its path."""
+        if not self.model_path.is_file():
+            raise CheckpointError(f"run {self.root}: expected an exported {MODEL_NAME} to keep "
+                                  f"for step {step}, found none")
+        kept = self.root / "models" / f"step-{step:07d}.safetensors"
+        kept.parent.mkdir(exist_ok=True)
+        atomic_write_bytes(self.model_path.read_bytes(), kept)
+        return kept
+
     def record_start(self, *, stage: str, config: dict[str, Any], resumed_from: int) -> None:
         """Append this start (command, seeds, config, host) to run.json."""
         record = self._read_record()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from livefoley.models.checkpoint import load_model
 from livefoley.models.config import PatchHeadConfig
 from livefoley.models.training import cli
 from livefoley.models.training.batches import LatentCache, WindowBatches, open_split
@@ -185,3 +186,17 @@ def test_stage2_run_records_and_reports_the_onset_term(dataset, tmp_path):
     assert all(r["onset"] > 0 and r["onset_profile"] > 0 and r["ect_stage"] == 5 for r in rows)
     held = [json.loads(line) for line in (tmp_path / "r" / "eval.jsonl").read_text().splitlines()]
     assert held and held[-1]["onset_cond"] > 0 and held[-1]["onset_profile_cond"] > 0
+
+
+def test_stage1_keeps_the_model_of_each_heldout_evaluation(dataset, tmp_path):
+    data, init = dataset
+    out = tmp_path / "r"
+    assert cli.main(stage_args("stage1", data, out, init, "--steps", "3", "--warmup", "1",
+                               "--eval-every", "1", "--keep-eval-models")) == 0
+    held = [json.loads(line) for line in (out / "eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in held] == [1, 2, 3]
+    kept = [out / r["model"] for r in held]
+    assert [p.name for p in kept] == [f"step-{s:07d}.safetensors" for s in (1, 2, 3)]
+    assert kept[-1].read_bytes() == (out / "model.safetensors").read_bytes()  # the end's
+    assert kept[0].read_bytes() != kept[-1].read_bytes()
+    assert load_model(str(kept[0])).config == load_model(str(kept[-1])).config  # whole models

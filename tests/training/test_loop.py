@@ -10,6 +10,7 @@ import threading
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from livefoley.models.training.distributed import init_distributed
@@ -148,3 +149,43 @@ def test_a_signal_on_the_last_step_leaves_the_run_finished(tmp_path):
                       batch_fn=_batch, cfg=cfg, info=init_distributed("cpu"),
                       run=RunDir(tmp_path), export=lambda: None)
     assert result["step"] == 5 and "stopped_by" not in result
+
+
+def test_kept_eval_models_are_the_weights_each_evaluation_saw(tmp_path):
+    objective = _Quadratic()
+    run = RunDir(tmp_path)
+    seen = {}
+
+    def export():
+        save_file({"w": objective.w.detach().clone()}, run.model_path)
+
+    def evaluate():
+        seen[len(seen)] = objective.w.detach().clone()
+        return {"w0": float(objective.w[0].detach())}
+
+    cfg = LoopConfig(steps=7, warmup_steps=1, lr=0.1, eval_every=2, ckpt_every=3,
+                     log_every=100, keep_eval_models=True)
+    run_loop(stage="toy", objective=objective, batch_fn=_batch, cfg=cfg,
+             info=init_distributed("cpu"), run=run, export=export, evaluate=evaluate)
+    rows = run.rows("eval")
+    assert [r["step"] for r in rows] == [2, 4, 6, 7]  # every 2 and the end; ckpt at 3, 6, 7
+    assert [r["model"] for r in rows] == [f"models/step-{s:07d}.safetensors" for s in (2, 4, 6, 7)]
+    for i, r in enumerate(rows):
+        kept = load_file(tmp_path / r["model"])["w"]
+        assert torch.equal(kept, seen[i])  # exported at that very step, checkpoint or not
+    assert not torch.equal(seen[0], seen[3])
+
+
+def test_without_keep_eval_models_no_models_are_kept(tmp_path):
+    cfg = LoopConfig(steps=4, warmup_steps=1, eval_every=2, log_every=100, ckpt_every=100)
+    run = RunDir(tmp_path)
+    run_loop(stage="toy", objective=_Quadratic(), batch_fn=_batch, cfg=cfg,
+             info=init_distributed("cpu"), run=run, export=lambda: None,
+             evaluate=lambda: {"x": 1.0})
+    assert not (tmp_path / "models").exists() and "model" not in run.rows("eval")[0]
+
+
+def test_keeping_a_model_that_was_never_exported_names_the_missing_file(tmp_path):
+    with pytest.raises(Exception, match=r"expected an exported model.safetensors to keep for "
+                                        r"step 5, found none"):
+        RunDir(tmp_path).keep_model(5)
