@@ -24,6 +24,11 @@
 # (a fresh generator in it scored worse than one in a's space; model card): the plan above stays.
 # 2026-12-05 (fifth session): 40,000 more CPU stage-1 steps on the 64 doom-v1 episodes memorised
 # them (held-out error rose from step 2,000 on) and stayed below the shipped file: give a GPU run more data.
+# 2026-12-05 (sixth session): a-stage1.safetensors is gone (run folders do not survive a new checkout),
+# so the call above cannot run as written. On CPU every part retrained from scratch on 512 episodes
+# (prev-noise 0.5 in both stages) gave the best recorded model yet, short of the shipped one only on
+# onset recall (model card). The GPU equivalent, from scratch: CANDIDATES=a BENCH=0 GPU_TESTS=0
+#   S1_ARGS_a="--prev-noise 0.5 --lr 5e-4 --warmup 100" S2_ARGS_a="--prev-noise 0.5" (not rehearsed).
 # Rehearsed on this CPU with those switches (WHEELS=/none DEV=cpu BUDGET=400 GEN_S=25 EPISODES=4,
 # batch 8, 0.6/0.4/0.4 min): stage 1 continued, ECT, onset decoder; a-stage2 and a-dec packed, 129 s.
 # Rehearse on CPU: DEV=cpu BUDGET=200 GEN_S=20 EPISODES=4 VAE_MIN=0.3 S1_MIN=0.5 S2_MIN=0.3 ...

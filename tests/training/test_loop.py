@@ -1,5 +1,5 @@
-"""The loop's batch prefetching, its fitting of the step count to a time limit, and its
-stop on SIGINT/SIGTERM with a checkpoint."""
+"""The loop's batch prefetching, its fitting of the step count to a time limit, its stop on
+SIGINT/SIGTERM with a checkpoint, and the models it keeps at held-out evaluations."""
 
 import json
 import os
