@@ -12,7 +12,8 @@ current step runs (pinned memory and asynchronous copies on CUDA): a batch is a 
 step alone, so prefetched batches are the very ones a synchronous run draws.
 
 With `keep_eval_models`, the model of every evaluated step is kept as
-`models/step-NNNNNNN.safetensors` and named in its `eval.jsonl` row, so a run can be stopped
+`models/step-NNNNNNN.safetensors` (each such evaluation is also a checkpoint) and named in its
+`eval.jsonl` row, so a run can be stopped
 after the fact at the step its held-out numbers choose (rather than only at its end).
 
 With `fit_steps` and a time limit, the run measures its own speed over `FIT_WINDOW` steps after
@@ -282,16 +283,16 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                         f"{k}={v:.4g}" for k, v in row.items() if k not in ("step",)))
             want_eval = evaluate is not None and (
                 (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps or stop)
-            saved = step % cfg.ckpt_every == 0 or step == cfg.steps or stop
-            if saved:
+            # an evaluation whose model is kept is a checkpoint too: state.pt, model.safetensors
+            # and the kept model then always describe the same step
+            if (step % cfg.ckpt_every == 0 or step == cfg.steps or stop
+                    or (want_eval and cfg.keep_eval_models)):
                 _save_state(objective, opt, step, stage, run, info, export)
             if want_eval and info.is_main:
                 objective.eval()
                 numbers = evaluate()
                 objective.train()
-                if cfg.keep_eval_models:  # the very weights these numbers describe
-                    if not saved:
-                        export()
+                if cfg.keep_eval_models:  # exported by the checkpoint of this very step
                     numbers["model"] = str(run.keep_model(step).relative_to(run.root))
                 run.append({"step": step, **numbers}, kind="eval")
                 run.write_plot()

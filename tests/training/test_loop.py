@@ -168,11 +168,11 @@ def test_kept_eval_models_are_the_weights_each_evaluation_saw(tmp_path):
     run_loop(stage="toy", objective=objective, batch_fn=_batch, cfg=cfg,
              info=init_distributed("cpu"), run=run, export=export, evaluate=evaluate)
     rows = run.rows("eval")
-    assert [r["step"] for r in rows] == [2, 4, 6, 7]  # every 2 and the end; ckpt at 3, 6, 7
+    assert [r["step"] for r in rows] == [2, 4, 6, 7]  # every 2 and the end; ckpt_every 3 in between
     assert [r["model"] for r in rows] == [f"models/step-{s:07d}.safetensors" for s in (2, 4, 6, 7)]
     for i, r in enumerate(rows):
         kept = load_file(tmp_path / r["model"])["w"]
-        assert torch.equal(kept, seen[i])  # exported at that very step, checkpoint or not
+        assert torch.equal(kept, seen[i])  # the weights at that very step
     assert not torch.equal(seen[0], seen[3])
 
 
