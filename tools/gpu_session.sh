@@ -138,7 +138,7 @@ say "stage 2: $CANDIDATES"
 PIDS=""
 for c in $CANDIDATES; do
   v="S2_ARGS_$c"
-  mkdir -p "$R/$c-stage2" && cp -al "$R/$c-stage1/cache" "$R/$c-stage2/cache" 2>/dev/null
+  # stage 2 reads the latents stage 1 wrote (DATA/latents/<encoder digest>/): same encoder
   $LF train stage2 $COMMON --out "$R/$c-stage2" --init "$R/$c-stage1/model.safetensors" \
     --steps 1000000 --batch 64 --lr 2e-4 --warmup 50 --decay-final 0.05 --prev-noise 0.5 \
     --max-minutes "$S2_MIN" --prefetch 6 --threads "$THREADS" ${!v:-} > "$R/$c-stage2.log" 2>&1 &

@@ -3,8 +3,13 @@
 What it is:
 - `AudioSegments`: random stereo segments of the shards' audio for the VAE.
 - `LatentCache`: VAE latents (the encoder's mean) of every shard of a split, computed once and
-  stored as `.npy` under the run folder, with the tick -> frame table of each shard
+  stored as `.npy`, with the tick -> frame table of each shard
   (`data.timing.frame_indices_for_ticks`, the live scheduler's newest-frame rule).
+- `encoder_digest`, `latent_cache_dir`: where a run's latents live: `<root>/<digest>/`, the
+  digest taken over the VAE encoder's weights and configuration (and this module's encoding
+  format), `<root>` the dataset's `latents/` unless given. Every run on the same data with the
+  same encoder (stage 1, stage 2, a decoder fine-tune, a resume) reuses the latents without
+  being told, and a run with another encoder cannot read them: its digest differs.
 - `latent_caches`: the train and held-out caches of a run, written by rank 0 while the other
   ranks wait, then read by all.
 - `batch_tensor`: a batch entry, checked for its shape (a missing or misshapen one named).
@@ -22,6 +27,9 @@ fancy-indexing reads, cheap next to a training step on this project's scale.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -128,13 +136,40 @@ def encode_audio(vae, audio: np.ndarray, hop_samples: int,
     return np.concatenate(out, axis=0) if out else np.zeros((0, vae.cfg.latent_dim), np.float32)
 
 
+LATENT_CACHE_FORMAT = 1  # bump when `encode_audio` changes what it computes
+
+
+def encoder_digest(vae) -> str:
+    """16 hex digits that change whenever the latents `encode_audio` gives could change: the
+    encoder's weights and buffers (names, dtypes, shapes, bytes), the VAE configuration (all
+    but the decoder's output kind) and `LATENT_CACHE_FORMAT`. A decoder-only fine-tune keeps it.
+
+    Thread-safety: reads the weights; call with no step running. Real-time safe: no.
+    """
+    h = hashlib.sha256()
+    cfg = {k: v for k, v in dataclasses.asdict(vae.cfg).items() if k != "decoder_output"}
+    h.update(json.dumps({"format": LATENT_CACHE_FORMAT, "vae": cfg}, sort_keys=True).encode())
+    for name, t in sorted(vae.encoder.state_dict().items()):
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def latent_cache_dir(data: str | os.PathLike, vae, root: str | os.PathLike | None = None) -> Path:
+    """`<root>/<encoder_digest(vae)>`, `root` defaulting to `<data>/latents`; see the module
+    docstring. Creates nothing."""
+    base = Path(root) if root is not None else Path(data) / "latents"
+    return base / encoder_digest(vae)
+
+
 class LatentCache:
     """Latents and tick -> frame tables of every shard of one split; see the module docstring.
 
     Args:
         shards: from `open_split`.
-        cache_dir: where `<shard>.latents.npy` files go (created). A file is reused when its
-            header matches the shard (the VAE is fixed for the run: the cache lives in it).
+        cache_dir: where `<shard>.latents.npy` files go (created), one folder per encoder
+            (`latent_cache_dir`). A file is reused when its length matches the shard's.
         vae: the (frozen) AudioVAE, or None to require every file to exist.
         hop_samples: VAE hop.
 
@@ -146,7 +181,12 @@ class LatentCache:
         self.shards = shards
         self.hop_samples = hop_samples
         cache_dir = Path(cache_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"latent cache {cache_dir}: expected a folder this process can "
+                              f"create and write, found {e.strerror or e} (give another root "
+                              f"with --latent-cache)") from e
         self.latents: list[np.ndarray] = []
         self.frame_tables: list[np.ndarray] = []
         for s in shards:
@@ -159,8 +199,13 @@ class LatentCache:
                                       f"{None if lat is None else lat.shape[0]}")
                 lat = encode_audio(vae, s.audio, hop_samples)
                 tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-                np.save(tmp, lat)
-                os.replace(tmp, path)
+                try:
+                    np.save(tmp, lat)
+                    os.replace(tmp, path)  # a reader never sees a half-written file
+                except OSError as e:
+                    raise ConfigError(f"latent cache {path}: expected a folder this process "
+                                      f"can write, found {e.strerror or e} (give another "
+                                      f"root with --latent-cache)") from e
             self.latents.append(lat)
             rate = s.sample_rate_hz / hop_samples
             ts = np.asarray(s.timestamps_ns)

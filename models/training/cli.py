@@ -93,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--window", type=int, default=32, help="latent ticks per window")
             p.add_argument("--head-repeats", type=int, default=4,
                            help="noise draws per frame condition (MAR's batch multiplier)")
+        if name != "vae":
+            p.add_argument("--latent-cache", default=None,
+                           help="root of the VAE latent caches, one folder per encoder "
+                                "(default: DATA/latents; runs with the same encoder share it)")
         if name in ("stage1", "stage2"):
             p.add_argument("--vae-from", default=None,
                            help="take the trained VAE from this checkpoint, whole or VAE-only (the rest "
@@ -204,7 +208,8 @@ def main(args: argparse.Namespace) -> int:
                                      resolutions=args.resolutions, l1_weight=args.l1_weight,
                                      onset_weight=args.onset_weight)
             result = train_decoder(model=model, data=args.data, run=run, loop=loop, cfg=cfg,
-                                   info=info, resume=args.resume)
+                                   info=info, resume=args.resume,
+                                   latent_cache=args.latent_cache)
         else:
             from livefoley.models.training.diffusion_stage import (
                 DiffusionStageConfig,
@@ -224,7 +229,8 @@ def main(args: argparse.Namespace) -> int:
                 rollout_guidance=getattr(args, "rollout_guidance", None),
                 rollout_nfe=getattr(args, "rollout_nfe", None))
             result = train_diffusion(stage=args.train_stage, model=model, data=args.data,
-                                     run=run, loop=loop, cfg=cfg, info=info, resume=args.resume)
+                                     run=run, loop=loop, cfg=cfg, info=info, resume=args.resume,
+                                     latent_cache=args.latent_cache)
     finally:
         shutdown(info)
     if info.is_main:

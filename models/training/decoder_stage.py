@@ -43,6 +43,7 @@ from livefoley.models.training import own_samples
 from livefoley.models.training.batches import (
     WindowBatches,
     batch_tensor,
+    latent_cache_dir,
     latent_caches,
     step_rng,
     step_torch_generator,
@@ -181,8 +182,11 @@ def heldout_report(objective: DecoderObjective, batch: dict[str, torch.Tensor],
 
 
 def train_decoder(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
-                  cfg: DecoderStageConfig, info: DistInfo, resume: bool = False) -> dict:
+                  cfg: DecoderStageConfig, info: DistInfo, resume: bool = False,
+                  latent_cache: str | None = None) -> dict:
     """Train `model.vae.decoder` on the frozen generator's samples; see the module docstring.
+    `latent_cache`: the root of the latent caches (`batches.latent_cache_dir`; None: the
+    dataset's `latents/`).
 
     Thread-safety: one run per process group. Real-time safe: no.
     """
@@ -192,7 +196,8 @@ def train_decoder(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
     model.to(info.device)
     objective.to(info.device)
     hop = model.config.hop_samples
-    train_cache, held_cache = latent_caches(data, run.root / "cache", model.vae, hop, info)
+    train_cache, held_cache = latent_caches(data, latent_cache_dir(data, model.vae, latent_cache),
+                                            model.vae, hop, info)
     windows = WindowBatches(train_cache, cfg.window_latents, audio=True)
     L, B, T = model.config.latent_dim, loop.batch_size, cfg.window_latents
     nfe = objective.nfe

@@ -3,7 +3,7 @@
 What it is: `DiffusionStageConfig`, `DiffusionObjective` and `train_diffusion`. Both stages
 train the vision front-end (when not frozen), the token embeddings, the null token, the
 causal transformer and the head on windows of cached VAE latents (the VAE is frozen; its
-latents are computed once per shard into `RUN/cache/`):
+latents are computed once per shard per encoder, `batches.latent_cache_dir`, and shared):
 
 1. vision tokens of the window's frames (the frame of the previous tick gives the first
    delta), the whole sequence replaced by the null token with probability `p_uncond`
@@ -63,6 +63,7 @@ from livefoley.models.training.batches import (
     batch_tensor,
     caption_embeddings,
     WindowBatches,
+    latent_cache_dir,
     latent_caches,
     step_rng,
     step_torch_generator,
@@ -417,8 +418,11 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
 
 
 def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
-                    cfg: DiffusionStageConfig, info: DistInfo, resume: bool = False) -> dict:
+                    cfg: DiffusionStageConfig, info: DistInfo, resume: bool = False,
+                    latent_cache: str | None = None) -> dict:
     """Train stage 1 or stage 2 on the training split of `data`; see module docstring.
+    `latent_cache`: the root of the latent caches (`batches.latent_cache_dir`; None: the
+    dataset's `latents/`).
 
     Thread-safety: one run per process group. Real-time safe: no.
     """
@@ -434,7 +438,8 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
     if stage == "stage2" and hasattr(model.head, "logvar_linear"):  # u(sigma): stage 1 only
         model.head.logvar_linear.requires_grad_(False)
     hop = model.config.hop_samples
-    train_cache, held_cache = latent_caches(data, run.root / "cache", model.vae, hop, info)
+    train_cache, held_cache = latent_caches(data, latent_cache_dir(data, model.vae, latent_cache),
+                                            model.vae, hop, info)
     with_audio = cfg.decodes_one_step  # the onset terms read the real audio
     windows = WindowBatches(train_cache, cfg.window_latents, audio=with_audio)
     objective = DiffusionObjective(model, cfg, stage, loop.steps).to(info.device)
