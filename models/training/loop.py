@@ -19,7 +19,11 @@ after the fact at the step its held-out numbers choose (rather than only at its 
 With `fit_steps` and a time limit, the run measures its own speed over `FIT_WINDOW` steps after
 `FIT_SKIP` warm-up steps and sets `steps` to what fits the remaining time, so the cosine decay
 and ECT's curriculum end when the time does (the fitted count is logged and written to
-`run.json`; resume such a run with `--steps` set to it).
+`run.json`; resume such a run with `--steps` set to it). Once a tenth of that plan has run
+(`REFIT_FRACTION`) it fits again, over every step since the warm-up, evaluations and
+checkpoints included: the first window is short and often slow (a cold page cache made a
+60-minute CPU run end in 46), and a tenth in, the schedule has barely moved (the cosine is
+flat there and ECT is in its first stage), so the new plan changes nothing already done.
 
 Why resume is exact: every random draw of step k comes from generators seeded by
 (seed, k, rank) (`batches.step_rng`), so the only state is weights, optimiser and step, all in
@@ -115,6 +119,7 @@ BatchFn = Callable[[int], dict[str, torch.Tensor]]  # step -> host batch (rank b
 
 FIT_SKIP = 10  # steps before the speed is measured (allocator, kernel selection, page cache)
 FIT_WINDOW = 30  # steps the speed is measured over
+REFIT_FRACTION = 0.1  # share of the first plan after which the speed is measured again
 
 
 class Batches:
@@ -244,6 +249,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
     last: dict[str, Any] = {"step": start, "loss": float("nan")}
     step = start
     fit_at = start + FIT_SKIP + FIT_WINDOW if cfg.fit_steps else -1
+    refit_at = -1  # set by the first fit
     t_fit = t0
     with Batches(batch_fn, info.device, cfg.prefetch) as batches, StopRequest() as stopper:
         while step < cfg.steps:
@@ -263,7 +269,12 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
             opt.step()
             step += 1
             if step == fit_at:
-                cfg = _fit_to_time(cfg, step, t0, t_fit, stage, objective, run, info)
+                cfg = _fit_to_time(cfg, step, t0, t_fit, FIT_WINDOW, stage, objective, run, info)
+                refit_at = max(step + FIT_WINDOW,
+                               start + int(REFIT_FRACTION * (cfg.steps - start)))
+            elif step == refit_at and step < cfg.steps:  # the same step on every rank
+                cfg = _fit_to_time(cfg, step, t0, t_fit, step - start - FIT_SKIP, stage,
+                                   objective, run, info)
             for k, v in out.items():
                 window.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else v)
             window.setdefault("grad_norm", []).append(float(gnorm))
@@ -311,18 +322,20 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
     return last
 
 
-def _fit_to_time(cfg: LoopConfig, step: int, t0: float, t_fit: float, stage: str,
-                 objective: nn.Module, run: RunDir, info: DistInfo) -> LoopConfig:
-    """`cfg` with `steps` fitted to the time left (`cfg.fit_steps`), recorded and logged."""
+def _fit_to_time(cfg: LoopConfig, step: int, t0: float, t_fit: float, window_steps: int,
+                 stage: str, objective: nn.Module, run: RunDir, info: DistInfo) -> LoopConfig:
+    """`cfg` with `steps` fitted to the time left (`cfg.fit_steps`) at the speed of the
+    `window_steps` since `t_fit`, recorded and logged."""
     now = time.perf_counter()
-    n = int(all_mean(float(fitted_steps(cfg, step, now - t0, now - t_fit, FIT_WINDOW)), info))
+    n = int(all_mean(float(fitted_steps(cfg, step, now - t0, now - t_fit, window_steps)), info))
+    before = cfg.steps
     cfg = dataclasses.replace(cfg, steps=max(n, cfg.warmup_steps + 1))
     if hasattr(objective, "total_steps"):  # ECT's curriculum follows the plan
         objective.total_steps = cfg.steps
     if info.is_main:
         run.record_fitted_steps(cfg.steps)
-    log.info("%s: %.1f steps/s, steps fitted to the time limit: %d", stage,
-             FIT_WINDOW / (now - t_fit), cfg.steps)
+    log.info("%s: %.1f steps/s over %d steps, steps fitted to the time limit: %d (was %d)",
+             stage, window_steps / (now - t_fit), window_steps, cfg.steps, before)
     return cfg
 
 

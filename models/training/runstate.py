@@ -128,9 +128,11 @@ class RunDir:
         self._write_record(record)
 
     def record_fitted_steps(self, steps: int) -> None:
-        """Write the total steps fitted to the time limit into this start of run.json."""
+        """Write the total steps fitted to the time limit into this start of run.json
+        (`fitted_steps`: the plan in force; `fits`: every plan in order)."""
         record = self._read_record()
         record["starts"][-1]["fitted_steps"] = steps
+        record["starts"][-1].setdefault("fits", []).append(steps)
         record["config"]["loop"]["steps"] = steps
         self._write_record(record)
 
