@@ -203,6 +203,7 @@ class LatentCache:
                     np.save(tmp, lat)
                     os.replace(tmp, path)  # a reader never sees a half-written file
                 except OSError as e:
+                    tmp.unlink(missing_ok=True)  # a disk that filled leaves no partial file
                     raise ConfigError(f"latent cache {path}: expected a folder this process "
                                       f"can write, found {e.strerror or e} (give another "
                                       f"root with --latent-cache)") from e
