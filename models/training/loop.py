@@ -20,7 +20,7 @@ With `fit_steps` and a time limit, the run measures its own speed over `FIT_WIND
 `FIT_SKIP` warm-up steps and sets `steps` to what fits the remaining time, so the cosine decay
 and ECT's curriculum end when the time does (the fitted count is logged and written to
 `run.json`; resume such a run with `--steps` set to it). Once a tenth of that plan has run
-(`REFIT_FRACTION`) it fits again, over every step since the warm-up, evaluations and
+(`REFIT_FRACTION`) it fits again, over the steps since the first fit, evaluations and
 checkpoints included: the first window is short and often slow (a cold page cache made a
 60-minute CPU run end in 46), and a tenth in, the schedule has barely moved (the cosine is
 flat there and ECT is in its first stage), so the new plan changes nothing already done.
@@ -250,7 +250,7 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
     step = start
     fit_at = start + FIT_SKIP + FIT_WINDOW if cfg.fit_steps else -1
     refit_at = -1  # set by the first fit
-    t_fit = t0
+    t_fit = t_refit = t0
     with Batches(batch_fn, info.device, cfg.prefetch) as batches, StopRequest() as stopper:
         while step < cfg.steps:
             if step == start + FIT_SKIP:
@@ -272,9 +272,10 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
                 cfg = _fit_to_time(cfg, step, t0, t_fit, FIT_WINDOW, stage, objective, run, info)
                 refit_at = max(step + FIT_WINDOW,
                                start + int(REFIT_FRACTION * (cfg.steps - start)))
+                t_refit = time.perf_counter()
             elif step == refit_at and step < cfg.steps:  # the same step on every rank
-                cfg = _fit_to_time(cfg, step, t0, t_fit, step - start - FIT_SKIP, stage,
-                                   objective, run, info)
+                cfg = _fit_to_time(cfg, step, t0, t_refit, step - fit_at, stage, objective,
+                                   run, info)
             for k, v in out.items():
                 window.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else v)
             window.setdefault("grad_norm", []).append(float(gnorm))

@@ -95,15 +95,15 @@ class _SlowStart(_Quadratic):
 
 
 def test_a_second_fit_a_tenth_in_corrects_a_slow_first_window(tmp_path):
-    objective = _SlowStart(until=FIT_SKIP + FIT_WINDOW + 5)
+    objective = _SlowStart(until=FIT_SKIP + FIT_WINDOW)
     cfg = LoopConfig(steps=10**6, warmup_steps=5, time_limit_s=2.0, fit_steps=True,
                      log_every=10**6, ckpt_every=10**6)
     result = run_loop(stage="toy", objective=objective, batch_fn=_batch, cfg=cfg,
                       info=init_distributed("cpu"), run=RunDir(tmp_path), export=lambda: None)
     start = json.loads((tmp_path / "run.json").read_text())["starts"][-1]
-    first, second = start["fits"]  # at step 40 (20 ms steps), then at step 70 (mostly fast)
+    first, second = start["fits"]  # at step 40 (20 ms steps), then at step 70 (fast ones)
     assert first < 2.0 / 0.02 + FIT_SKIP + FIT_WINDOW  # what the slow window promised
-    assert second > first  # the warm steps since raised the plan
+    assert second > 2 * first  # the warm steps since raised the plan
     assert start["fitted_steps"] == second == result["steps"] == objective.total_steps
     # the first plan alone would have ended the run at about half its time (the lost
     # minutes this second fit exists for); a machine slower than this test expects only
