@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from livefoley.models.checkpoint import save_checkpoint
 from livefoley.models.training import cli
 from livefoley.models.training.batches import (
     LatentCache,
@@ -80,8 +81,6 @@ def test_runs_on_one_encoder_share_the_latents_and_another_encoder_gets_its_own(
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == written
     # a model with another encoder encodes into a folder of its own
     other = tmp_path / "other.safetensors"
-    from livefoley.models.checkpoint import save_checkpoint
-
     save_checkpoint(build_model(small_config(seed=1)), other)
     assert cli.main(stage_args("stage1", data, tmp_path / "s1b", other, *common)) == 0
     assert len(list(root.iterdir())) == 2
