@@ -37,9 +37,10 @@ log = logging.getLogger(__name__)
 
 FORMAT_NAME = "livefoley.v2a"
 SCHEMA_VERSION = 1
-# Sampling defaults a checkpoint may carry (metadata "sampling", JSON): the CFG scale and the
-# consistency NFE chosen for it on validation data. Readers use them when given no value.
-SAMPLING_KEYS = ("guidance_scale", "nfe")
+# Sampling defaults a checkpoint may carry (metadata "sampling", JSON): the CFG scale, the
+# consistency NFE and the noise options (`generator.StreamingGenerator.set_options`) chosen for
+# it on validation data. Readers use them when given no value.
+SAMPLING_KEYS = ("guidance_scale", "nfe", "noise_correlation", "feedback_noise")
 
 
 def save_checkpoint(model: V2AModel, path: str | os.PathLike, *, only: str = "") -> None:
@@ -159,12 +160,16 @@ def _parse_sampling(path: Path, text: str) -> dict[str, Any]:
 
 
 def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, Any]:
-    """Validate sampling defaults: "guidance_scale" a finite number >= 1 (returned as float),
-    "nfe" an integer in 1..MAX_CONSISTENCY_NFE.
+    """Validate sampling defaults: "guidance_scale" a finite number >= 1, "nfe" an integer in
+    1..MAX_CONSISTENCY_NFE, "noise_correlation" a number in [0, 1], "feedback_noise" a number
+    in [0, 10) (the generator's `set_options`); numbers are returned as float, nfe as int.
 
     Raises:
         CheckpointError: an unknown key or a value out of range, named with `where`.
     """
+    ranges = {"guidance_scale": (">= 1", lambda v: v >= 1.0),
+              "noise_correlation": ("in [0, 1]", lambda v: 0.0 <= v <= 1.0),
+              "feedback_noise": ("in [0, 10)", lambda v: 0.0 <= v < 10.0)}
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key not in SAMPLING_KEYS:
@@ -178,9 +183,10 @@ def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, 
                                       f"1..{MAX_CONSISTENCY_NFE}, found {value!r}")
             out[key] = int(value)
         else:
-            if not (number and math.isfinite(value) and value >= 1.0):
+            text, ok = ranges[key]
+            if not (number and math.isfinite(value) and ok(value)):
                 raise CheckpointError(f"{where}: sampling default {key}: expected a finite "
-                                      f"number >= 1, found {value!r}")
+                                      f"number {text}, found {value!r}")
             out[key] = float(value)
     return out
 

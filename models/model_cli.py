@@ -2,10 +2,11 @@
 
     livefoley model models/weights/default.safetensors                    # show
     livefoley model runs/s2/model.safetensors --set-guidance 2 --set-nfe 4 --out m.safetensors
+    livefoley model m.safetensors --set-noise-correlation 1 --set-feedback-noise 0.5
     livefoley model base.safetensors --blend tuned.safetensors --alpha 0.5 --out mid.safetensors
 
 What it is: a reader of a checkpoint's config, size and sampling defaults, and a writer of
-the defaults (the CFG scale and NFE chosen on validation data, which the generator, `serve`,
+the defaults (the CFG scale, NFE and noise options chosen on validation data, which the generator, `serve`,
 `demo`, `render` and `eval` then use when given none). The weights are copied unchanged,
 except with `--blend OTHER --alpha A`, which writes (1 - A) x CHECKPOINT + A x OTHER tensor by
 tensor: weight-space interpolation between a model and a fine-tune of it (WiSE-FT, Wortsman
@@ -27,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record W (>= 1) as the model's CFG scale")
     parser.add_argument("--set-nfe", type=int, default=None, metavar="N",
                         help="record N (1..4) as the model's consistency NFE")
+    parser.add_argument("--set-noise-correlation", type=float, default=None, metavar="RHO",
+                        help="record RHO (0..1): AR(1) correlation of the sampling noise "
+                             "across steps")
+    parser.add_argument("--set-feedback-noise", type=float, default=None, metavar="F",
+                        help="record F (0 <= F < 10): std of the noise on the fed-back latent")
     parser.add_argument("--clear-sampling", action="store_true",
                         help="remove the recorded sampling defaults")
     parser.add_argument("--blend", default=None, metavar="OTHER",
@@ -42,11 +48,12 @@ def main(args: argparse.Namespace) -> int:
     from livefoley.models.training.export import save_model_atomic
     from livefoley.protocol.errors import ConfigError
 
-    updates = {k: v for k, v in (("guidance_scale", args.set_guidance), ("nfe", args.set_nfe))
+    updates = {k: v for k, v in (("guidance_scale", args.set_guidance), ("nfe", args.set_nfe),
+                                 ("noise_correlation", args.set_noise_correlation),
+                                 ("feedback_noise", args.set_feedback_noise))
                if v is not None}
     if updates and args.clear_sampling:
-        raise ConfigError("livefoley model: expected --set-guidance/--set-nfe or "
-                          "--clear-sampling, found both")
+        raise ConfigError("livefoley model: expected --set-* or --clear-sampling, found both")
     if (args.blend is None) != (args.alpha is None):
         raise ConfigError("livefoley model: expected --blend OTHER and --alpha A together, "
                           f"found only {'--blend' if args.blend else '--alpha'}")

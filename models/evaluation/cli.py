@@ -48,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--spatial: text guidance scale of a text model")
     parser.add_argument("--sampler", default=None, choices=("consistency", "heun"),
                         help="sampler of the model (heun for a stage-1 head)")
+    parser.add_argument("--noise-correlation", type=float, default=None, metavar="RHO",
+                        help="AR(1) correlation of the sampling noise across steps (0..1; "
+                             "default: the checkpoint's, else 0)")
+    parser.add_argument("--feedback-noise", type=float, default=None, metavar="F",
+                        help="std of the noise on the fed-back latent (default: the "
+                             "checkpoint's, else 0)")
     parser.add_argument("--heun-steps", type=int, default=None, help="Heun steps (with --sampler heun)")
     parser.add_argument("--vae-round-trip", action="store_true",
                         help="also score the real audio through the model's VAE "
@@ -74,7 +80,8 @@ def main(args: argparse.Namespace) -> int:
         generate, info = model_generate_fn(
             args.model, device=args.device, nfe=args.nfe, guidance_scale=args.guidance,
             seed=args.seed, sample_rate_hz=load_config(args.data).sample_rate_hz,
-            sampler=args.sampler, heun_steps=args.heun_steps)
+            sampler=args.sampler, heun_steps=args.heun_steps,
+            noise_correlation=args.noise_correlation, feedback_noise=args.feedback_noise)
     results = evaluate(args.data, args.out, generate=generate, model_name=name, config=cfg,
                        model_info=info)
     print(markdown_table(results["summary"], results["systems"]))

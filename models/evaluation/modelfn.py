@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | None = None,
                       guidance_scale: float | None = None, seed: int = 0,
                       sample_rate_hz: int | None = None, sampler: str | None = None,
-                      heun_steps: int | None = None):
+                      heun_steps: int | None = None, noise_correlation: float | None = None,
+                      feedback_noise: float | None = None):
     """Return (generate, info) for a checkpoint path or preset name.
 
     Args:
@@ -34,6 +35,8 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
         nfe, guidance_scale: sampling options (None keeps the generator's defaults).
         sampler, heun_steps: "consistency" (an ECT head) or "heun" (a stage-1 head) and the
             Heun step count (None keeps the generator's defaults).
+        noise_correlation, feedback_noise: the generator's noise options (None keeps the
+            checkpoint's, else 0).
         seed: sampling noise seed.
         sample_rate_hz: the dataset's rate; the model's must equal it.
 
@@ -65,6 +68,10 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
         options["sampler"] = sampler
     if heun_steps is not None:
         options["steps"] = heun_steps
+    if noise_correlation is not None:
+        options["noise_correlation"] = noise_correlation
+    if feedback_noise is not None:
+        options["feedback_noise"] = feedback_noise
     if options:
         gen.set_options(**options)
     rate = vae.latent_rate_hz
@@ -82,6 +89,7 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
     info = {"checkpoint": str(path_or_preset), "parameters": n_params,
             "sample_rate_hz": vae.sample_rate_hz, "latent_rate_hz": rate,
             "nfe": gen.nfe, "guidance_scale": gen.guidance_scale, "sampler": gen.sampler,
+            "noise_correlation": gen.noise_correlation, "feedback_noise": gen.feedback_noise,
             "seed": seed}
     if gen.sampler == "heun":
         info["heun_steps"] = gen.steps
