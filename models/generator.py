@@ -11,17 +11,8 @@ What it is: `StreamingGenerator`, SoundReactor's Algorithm 3 as a stream. Per fr
 `generate(frames)` is the offline equivalent: vision over the whole clip at once, the same
 autoregressive latent loop, one offline VAE decode. It equals stepping (tested).
 
-Two sampling options shape the noise of that loop (both off by default; a checkpoint may
-record them, `livefoley model --set-noise-correlation/--set-feedback-noise`):
-- `noise_correlation` rho: the sampling noise of step i is rho x that of step i - 1 +
-  sqrt(1 - rho^2) x a fresh draw (AR(1) across steps). Each step's noise stays N(0, I), so each
-  step samples the same distribution; what changes is how fast the part of the output that
-  the picture leaves open wanders. Independent draws (rho 0) make it change every step, a
-  flux floor that buries transients; rho 1 holds one draw for the whole stream.
-- `feedback_noise` f: Gaussian noise of std f on the latent fed back to the transformer (the
-  played latent stays clean), from its own seeded stream. A model trained with noise on its
-  fed-back latents (`train --prev-noise`) never saw a clean history; live, it feeds back its
-  own smooth samples. Measured on both: `models/weights/MODEL_CARD.md`.
+Two noise options of that loop, `noise_correlation` (AR(1) sampling noise across steps) and
+`feedback_noise` (noise on the fed-back latent), both off by default: `noise_options.py`.
 
 Text (models with `config.text_dim > 0`): `set_prompt(embedding)` sets the prompt; the text
 condition token moves to the new prompt's token over `prompt_ramp_steps` steps
@@ -38,11 +29,11 @@ built with `guidance=False` has no null rows (half the transformer rows) and sca
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import torch
 
+from livefoley.models.noise_options import StepNoise, check_noise_options
 from livefoley.models.prompting import PromptControl, PromptRows, text_vision_step
 from livefoley.models.sampling import (
     MAX_CONSISTENCY_NFE,
@@ -63,7 +54,6 @@ log = logging.getLogger(__name__)
 SAMPLERS = ("consistency", "heun")
 DEFAULT_GUIDANCE = 3.0  # CFG scale of a model whose checkpoint names none
 DEFAULT_NFE = 1  # consistency NFE of a model whose checkpoint names none
-FEEDBACK_SEED_OFFSET = 7777  # feedback_noise's generator: seed + this
 
 
 class StreamingGenerator(PromptControl):
@@ -132,7 +122,7 @@ class StreamingGenerator(PromptControl):
             text_guidance_scale: text scale of `combine_guidance` (text models; 0 ignores
                 the prompt, 1 = no text guidance).
             noise_correlation: rho in [0, 1], the AR(1) correlation of the sampling noise
-                across steps (module docstring); a change restarts the chain.
+                across steps (`noise_options.py`); a change restarts the chain.
             feedback_noise: f in [0, 10), std of the noise on the fed-back latent.
 
         Raises:
@@ -158,13 +148,10 @@ class StreamingGenerator(PromptControl):
             if not self.guidance and float(text_guidance_scale) != 1.0:
                 raise ConfigError(f"text_guidance_scale: expected 1.0 (generator built with "
                                   f"guidance=False), found {text_guidance_scale}")
-        if noise_correlation is not None and not 0.0 <= float(noise_correlation) <= 1.0:
-            raise ConfigError(f"noise_correlation: expected 0..1, found {noise_correlation}")
-        if feedback_noise is not None and not 0.0 <= float(feedback_noise) < 10.0:
-            raise ConfigError(f"feedback_noise: expected 0 <= f < 10, found {feedback_noise}")
+        check_noise_options(noise_correlation, feedback_noise)
         if (nfe not in (None, self.nfe) or sampler not in (None, self.sampler)
                 or noise_correlation is not None):
-            self._ar_started = False  # a new noise shape or rho: the AR chain starts afresh
+            self._step_noise.restart_chain()  # a new noise shape or rho
         if noise_correlation is not None:
             self.noise_correlation = float(noise_correlation)
         if feedback_noise is not None:
@@ -217,14 +204,11 @@ class StreamingGenerator(PromptControl):
             patch = (self.patch_latents,) if self.cfg.head_kind == "locdit" else ()
             self._noise_buf = torch.empty((MAX_CONSISTENCY_NFE, B, *patch, self.cfg.latent_dim),
                                           device=self.device)
-            self._ar_buf = torch.empty_like(self._noise_buf)  # noise_correlation's chain
-            self._fb_buf = torch.empty((2, B, self.cfg.latent_dim), device=self.device)
+            self._step_noise = StepNoise(self._noise_buf.shape, (B, self.cfg.latent_dim),
+                                         self.device)
         self.vision_state = self.model.vision.init_state(B, device=self.device)
         self.rng = torch.Generator(device=self.device).manual_seed(self.seed)
-        # feedback_noise's own stream, so runs without it draw what they drew
-        self.feedback_rng = torch.Generator(device=self.device).manual_seed(
-            self.seed + FEEDBACK_SEED_OFFSET)
-        self._ar_started = False
+        self._step_noise.restart(self.seed)
         self.prev_latent: torch.Tensor | None = None
         self._z_audio: torch.Tensor | None = None
         # LocDiT state: frames seen in the current patch, their guided h(v), the last patch
@@ -276,28 +260,14 @@ class StreamingGenerator(PromptControl):
         self._prepare_watch = watch
 
     def _fed_back(self, latent: torch.Tensor | None) -> torch.Tensor | None:
-        """The latent as the transformer reads it: + N(0, feedback_noise^2) when set."""
-        if latent is None or self.feedback_noise == 0.0:
-            return latent
-        draw, out = self._fb_buf[0], self._fb_buf[1]  # (B, L) each, preallocated
-        torch.randn(draw.shape, generator=self.feedback_rng, out=draw)
-        return torch.add(latent.to(out.dtype), draw, alpha=self.feedback_noise,
-                         out=out).to(latent.dtype)
+        return self._step_noise.feed_back(latent, self.feedback_noise)
 
     def _noise(self) -> torch.Tensor:
         n = 1 if self.sampler == "heun" else self.nfe
         buf = self._noise_buf[:n]  # (n, B, L), preallocated: no per-step allocation
         torch.randn(buf.shape, generator=self.rng, out=buf)
         rho = self.noise_correlation
-        if rho == 0.0:
-            return buf
-        chain = self._ar_buf[:n]
-        if self._ar_started:  # a fresh draw is taken either way: one noise stream for every rho
-            chain.mul_(rho).add_(buf, alpha=math.sqrt(1.0 - rho * rho))
-        else:
-            chain.copy_(buf)
-            self._ar_started = True
-        return chain
+        return buf if rho == 0.0 else self._step_noise.correlate(buf, rho)
 
     def _latent_from_tokens(self, tokens: torch.Tensor, watch: _Stopwatch) -> torch.Tensor:
         """Steps 2-5 after vision: transformer (cond+null), guidance, head. -> (B, latent)."""

@@ -12,7 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from livefoley.models import StreamingGenerator
-from livefoley.models.generator import FEEDBACK_SEED_OFFSET
+from livefoley.models.noise_options import FEEDBACK_SEED_OFFSET
 from livefoley.models.checkpoint import load_checkpoint, read_sampling_defaults, save_checkpoint
 from livefoley.protocol.errors import CheckpointError, ConfigError
 from livefoley.sidecar import cli
