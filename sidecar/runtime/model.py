@@ -78,7 +78,8 @@ def resolve_model(spec: str | None) -> ModelChoice:
 def recommended_sampling(spec: str | None) -> dict:
     """How `--model spec` is best sampled: {"guidance_scale": w, "nfe": n} as its checkpoint
     records them (chosen on validation data, `livefoley model --set-guidance/--set-nfe`), else
-    the generator's defaults (3.0 and 1).
+    the generator's defaults (3.0 and 1); plus the noise options the file records, if any
+    (the generator reads those from the file itself).
 
     Raises:
         CheckpointError: a path that does not exist or is not a readable checkpoint.
