@@ -28,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from livefoley.models.config import PRESET_NAMES, ModelConfig, get_preset
+from livefoley.models.noise_options import FEEDBACK_NOISE_LIMIT
 from livefoley.models.sampling import MAX_CONSISTENCY_NFE
 from livefoley.models.stagetime import check_device
 from livefoley.models.v2a import V2AModel, build_model
@@ -169,7 +170,8 @@ def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, 
     """
     ranges = {"guidance_scale": (">= 1", lambda v: v >= 1.0),
               "noise_correlation": ("in [0, 1]", lambda v: 0.0 <= v <= 1.0),
-              "feedback_noise": ("in [0, 10)", lambda v: 0.0 <= v < 10.0)}
+              "feedback_noise": (f"in [0, {FEEDBACK_NOISE_LIMIT:g})",
+                                 lambda v: 0.0 <= v < FEEDBACK_NOISE_LIMIT)}
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key not in SAMPLING_KEYS:

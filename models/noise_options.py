@@ -27,14 +27,16 @@ import torch
 from livefoley.protocol.errors import ConfigError
 
 FEEDBACK_SEED_OFFSET = 7777  # feedback_noise's generator: the stream's seed + this
+FEEDBACK_NOISE_LIMIT = 10.0  # feedback_noise in [0, this); noise_correlation in [0, 1]
 
 
 def check_noise_options(noise_correlation: float | None, feedback_noise: float | None) -> None:
     """Raise ConfigError for rho outside [0, 1] or f outside [0, 10); None is not checked."""
     if noise_correlation is not None and not 0.0 <= float(noise_correlation) <= 1.0:
         raise ConfigError(f"noise_correlation: expected 0..1, found {noise_correlation}")
-    if feedback_noise is not None and not 0.0 <= float(feedback_noise) < 10.0:
-        raise ConfigError(f"feedback_noise: expected 0 <= f < 10, found {feedback_noise}")
+    if feedback_noise is not None and not 0.0 <= float(feedback_noise) < FEEDBACK_NOISE_LIMIT:
+        raise ConfigError(f"feedback_noise: expected 0 <= f < {FEEDBACK_NOISE_LIMIT:g}, "
+                          f"found {feedback_noise}")
 
 
 class StepNoise:
