@@ -10,8 +10,8 @@ the defaults (the CFG scale, NFE and noise options chosen on validation data, wh
 generator, `serve`, `demo`, `render` and `eval` then use when given none). The weights are
 copied unchanged, except with `--blend OTHER --alpha A`, which writes (1 - A) x CHECKPOINT +
 A x OTHER tensor by tensor: weight-space interpolation between a model and a fine-tune of it
-(WiSE-FT, Wortsman et al. 2022), for two files of one config. The new file is written beside its destination
-and renamed over it, so a reader never sees half a file.
+(WiSE-FT, Wortsman et al. 2022), for two files of one config. The new file is written beside
+its destination and renamed over it, so a reader never sees half a file.
 
 What it is not: training or conversion between configs.
 """
