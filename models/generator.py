@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from livefoley.models.noise_options import StepNoise, check_noise_options
+from livefoley.models.patch_stream import PatchStream
 from livefoley.models.prompting import PromptControl, PromptRows, text_vision_step
 from livefoley.models.sampling import (
     MAX_CONSISTENCY_NFE,
@@ -56,7 +57,7 @@ DEFAULT_GUIDANCE = 3.0  # CFG scale of a model whose checkpoint names none
 DEFAULT_NFE = 1  # consistency NFE of a model whose checkpoint names none
 
 
-class StreamingGenerator(PromptControl):
+class StreamingGenerator(PromptControl, PatchStream):
     """Stateful per-frame generator; see the module docstring.
 
     Args:
@@ -211,15 +212,7 @@ class StreamingGenerator(PromptControl):
         self._step_noise.restart(self.seed)
         self.prev_latent: torch.Tensor | None = None
         self._z_audio: torch.Tensor | None = None
-        # LocDiT state: frames seen in the current patch, their guided h(v), the last patch
-        # (to feed as audio tokens, and to play one latent per step), the head's context.
-        self._frame_in_patch = 0
-        self._hv: list[torch.Tensor] = []
-        self._pending: torch.Tensor | None = None  # (B, k, L) not yet fed to the transformer
-        self._queue: torch.Tensor | None = None  # (B, k, L) being played
-        self._queue_pos = 0
-        self._context: torch.Tensor | None = None  # (B, <= 2k, L)
-        self.last_patch: torch.Tensor | None = None
+        self._reset_patch_state()
         self.steps_done = 0
         self._ramp = self._new_ramp(self._prompt_token()) if self.text_dim else None
         self.last_text_token: torch.Tensor | None = None  # (B, D) text token of the last step
@@ -285,12 +278,7 @@ class StreamingGenerator(PromptControl):
         watch.lap("transformer")
         if self.cfg.head_kind == "locdit":
             return self._patch_step(z, h_v, watch)
-        denoiser = self.model.head.make_denoiser(z)
-        noise = self._noise()
-        if self.sampler == "heun":
-            latent = heun_sample(denoiser, noise[0], self._sigmas)
-        else:
-            latent = consistency_sample(denoiser, noise, self._sigmas)
+        latent = self._sample(self.model.head.make_denoiser(z))
         watch.lap("head")
         self.last_condition = z
         self.prev_latent = latent
@@ -303,55 +291,6 @@ class StreamingGenerator(PromptControl):
         if self.sampler == "heun":
             return heun_sample(denoiser, noise[0], self._sigmas)
         return consistency_sample(denoiser, noise, self._sigmas)
-
-    def _patch_step(self, z: torch.Tensor, h_v: torch.Tensor, watch) -> torch.Tensor | None:
-        """LocDiT: collect h(v); at the k-th frame sample the patch; play one latent per step.
-
-        Returns the latent to play now, or None during the first k - 1 steps of a stream.
-        """
-        k = self.patch_latents
-        self.last_condition = z
-        self._hv.append(h_v)
-        self._frame_in_patch += 1
-        if self._frame_in_patch == k:
-            cond = torch.cat([self._z_audio, *self._hv], dim=-1)  # (B, (k+1) D)
-            patch = self._sample(self.model.head.make_denoiser(cond, self._context))  # (B, k, L)
-            n_ctx = self.model.head.config.context_latents
-            ctx = patch if self._context is None else torch.cat([self._context, patch], dim=1)
-            self._context = ctx[:, -n_ctx:] if n_ctx else None
-            self._pending = self._queue = self.last_patch = patch
-            self._queue_pos = 0
-            self._frame_in_patch = 0
-            self._hv = []
-            self._z_audio = None
-        watch.lap("head")
-        self.steps_done += 1
-        if self._queue is None or self._queue_pos >= k:
-            return None
-        latent = self._queue[:, self._queue_pos]  # (B, L)
-        self._queue_pos += 1
-        self.prev_latent = latent
-        return latent
-
-    @property
-    def patch_latents(self) -> int:
-        """Latents per head call: 1 for the MLP head, k for LocDiT."""
-        return self.cfg.patch_latents
-
-    @property
-    def output_delay_steps(self) -> int:
-        """Blocks between a frame and the audio it conditions: 0 (MLP) or k - 1 (LocDiT).
-
-        `step` number i (1-based) returns the audio of frame i - output_delay_steps; the first
-        `output_delay_steps` blocks of a stream are silence. Time to first audio is the
-        wall time until step `first_audio_step` returns.
-        """
-        return self.patch_latents - 1
-
-    @property
-    def first_audio_step(self) -> int:
-        """1-based number of the first `step` call of a stream that returns model audio."""
-        return self.output_delay_steps + 1
 
     def _text_vision_step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Vision-position step of a text model: cond / null / video rows, guided -> (B, D)."""
