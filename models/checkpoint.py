@@ -28,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from livefoley.models.config import PRESET_NAMES, ModelConfig, get_preset
+from livefoley.models.history_guidance import HISTORY_GUIDANCE_LIMIT
 from livefoley.models.noise_options import FEEDBACK_NOISE_LIMIT
 from livefoley.models.sampling import MAX_CONSISTENCY_NFE
 from livefoley.models.stagetime import check_device
@@ -41,7 +42,8 @@ SCHEMA_VERSION = 1
 # Sampling defaults a checkpoint may carry (metadata "sampling", JSON): the CFG scale, the
 # consistency NFE and the noise options (`generator.StreamingGenerator.set_options`) chosen for
 # it on validation data. Readers use them when given no value.
-SAMPLING_KEYS = ("guidance_scale", "nfe", "noise_correlation", "feedback_noise")
+SAMPLING_KEYS = ("guidance_scale", "nfe", "noise_correlation", "feedback_noise",
+                 "history_guidance")
 
 
 def save_checkpoint(model: V2AModel, path: str | os.PathLike, *, only: str = "") -> None:
@@ -163,7 +165,8 @@ def _parse_sampling(path: Path, text: str) -> dict[str, Any]:
 def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, Any]:
     """Validate sampling defaults: "guidance_scale" a finite number >= 1, "nfe" an integer in
     1..MAX_CONSISTENCY_NFE, "noise_correlation" a number in [0, 1], "feedback_noise" a number
-    in [0, 10) (the generator's `set_options`); numbers are returned as float, nfe as int.
+    in [0, 10), "history_guidance" a number in [-4, 4] (the generator's `set_options`; whether
+    the model can use it is the generator's check); numbers are returned as float, nfe as int.
 
     Raises:
         CheckpointError: an unknown key or a value out of range, named with `where`.
@@ -171,7 +174,9 @@ def check_sampling_defaults(values: dict[str, Any], *, where: str) -> dict[str, 
     ranges = {"guidance_scale": (">= 1", lambda v: v >= 1.0),
               "noise_correlation": ("in [0, 1]", lambda v: 0.0 <= v <= 1.0),
               "feedback_noise": (f"in [0, {FEEDBACK_NOISE_LIMIT:g})",
-                                 lambda v: 0.0 <= v < FEEDBACK_NOISE_LIMIT)}
+                                 lambda v: 0.0 <= v < FEEDBACK_NOISE_LIMIT),
+              "history_guidance": (f"in [{-HISTORY_GUIDANCE_LIMIT:g}, {HISTORY_GUIDANCE_LIMIT:g}]",
+                                   lambda v: abs(v) <= HISTORY_GUIDANCE_LIMIT)}
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key not in SAMPLING_KEYS:

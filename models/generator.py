@@ -13,6 +13,8 @@ autoregressive latent loop, one offline VAE decode. It equals stepping (tested).
 
 Two noise options of that loop, `noise_correlation` (AR(1) sampling noise across steps) and
 `feedback_noise` (noise on the fed-back latent), both off by default: `noise_options.py`.
+`history_guidance` w_h (1 by default: off) adds a group of no-history rows (BOS at every
+audio position) and weighs the fed-back history by w_h: `history_guidance.py`.
 
 Text (models with `config.text_dim > 0`): `set_prompt(embedding)` sets the prompt; the text
 condition token moves to the new prompt's token over `prompt_ramp_steps` steps
@@ -33,12 +35,16 @@ import logging
 import numpy as np
 import torch
 
+from livefoley.models.history_guidance import (
+    check_history_guidance,
+    history_guided,
+    video_vision_step,
+)
 from livefoley.models.noise_options import StepNoise, check_noise_options
 from livefoley.models.patch_stream import PatchStream
 from livefoley.models.prompting import PromptControl, PromptRows, text_vision_step
 from livefoley.models.sampling import (
     MAX_CONSISTENCY_NFE,
-    apply_cfg,
     consistency_sample,
     consistency_sigmas,
     heun_sample,
@@ -87,6 +93,8 @@ class StreamingGenerator(PromptControl, PatchStream):
                                if guidance else 1.0)
         self.noise_correlation = float(model.sampling_defaults.get("noise_correlation", 0.0))
         self.feedback_noise = float(model.sampling_defaults.get("feedback_noise", 0.0))
+        self.history_guidance = float(model.sampling_defaults.get("history_guidance", 1.0))
+        check_history_guidance(self.history_guidance, self.cfg)
         self.sampler = "consistency"
         self.steps = 32
         self.last_timings_ms: dict[str, float] = {}  # wall time per stage (perf_counter)
@@ -112,7 +120,8 @@ class StreamingGenerator(PromptControl, PatchStream):
                     sampler: str | None = None, steps: int | None = None,
                     text_guidance_scale: float | None = None,
                     noise_correlation: float | None = None,
-                    feedback_noise: float | None = None) -> None:
+                    feedback_noise: float | None = None,
+                    history_guidance: float | None = None) -> None:
         """Change sampling options; takes effect at the next step.
 
         Args:
@@ -125,6 +134,9 @@ class StreamingGenerator(PromptControl, PatchStream):
             noise_correlation: rho in [0, 1], the AR(1) correlation of the sampling noise
                 across steps (`noise_options.py`); a change restarts the chain.
             feedback_noise: f in [0, 10), std of the noise on the fed-back latent.
+            history_guidance: w_h in [-4, 4] (`history_guidance.py`; MLP head, no text). A
+                change between 1 and another value adds or removes the no-history rows and
+                so restarts every stream (`reset`, which allocates).
 
         Raises:
             ConfigError: a value out of range; the message names it and the valid range.
@@ -150,6 +162,7 @@ class StreamingGenerator(PromptControl, PatchStream):
                 raise ConfigError(f"text_guidance_scale: expected 1.0 (generator built with "
                                   f"guidance=False), found {text_guidance_scale}")
         check_noise_options(noise_correlation, feedback_noise)
+        check_history_guidance(history_guidance, self.cfg)
         if (nfe not in (None, self.nfe) or sampler not in (None, self.sampler)
                 or noise_correlation is not None):
             self._step_noise.restart_chain()  # a new noise shape or rho
@@ -165,6 +178,16 @@ class StreamingGenerator(PromptControl, PatchStream):
         if guidance_scale is not None:
             self.guidance_scale = float(guidance_scale)
         self._sigmas = self._make_sigmas()
+        if history_guidance is not None:
+            rows_before = self._history_rows
+            self.history_guidance = float(history_guidance)
+            if self._history_rows != rows_before:
+                self.reset()
+
+    @property
+    def _history_rows(self) -> int:
+        """No-history rows of history guidance: B when w_h != 1, else none."""
+        return self.batch_size if self.history_guidance != 1.0 else 0
 
     def _make_sigmas(self) -> torch.Tensor:
         h = self.cfg.head
@@ -190,9 +213,9 @@ class StreamingGenerator(PromptControl, PatchStream):
             self.batch_size = int(batch_size)
         B = self.batch_size
         self._prompts.resize(B)  # a new batch size: every row gets row 0's prompt
-        # cond rows, then null rows, then (text models) video-only rows
+        # cond rows, then null rows, then (text models) video-only rows, then no-history rows
         groups = (3 if self.text_dim else 2) if self.guidance else 1
-        rows = groups * B
+        rows = groups * B + self._history_rows
         if getattr(self, "cache", None) is not None and self.cache.batch_size == rows:
             # Same batch: clear in place, so every static tensor keeps its address (a
             # captured CUDA graph stays valid across sessions).
@@ -247,8 +270,12 @@ class StreamingGenerator(PromptControl, PatchStream):
                     h = self.model.step_audio(self._fed_back(self._pending[:, j]), self.cache)
                 self._pending = None
         else:
-            h = self.model.step_audio(self._fed_back(self.prev_latent), self.cache)  # (2B, D)
-        self._z_audio = h[: self.batch_size]  # cond rows
+            h = self.model.step_audio(self._fed_back(self.prev_latent), self.cache,
+                                      self._history_rows)  # (2B [+ B], D)
+        B = self.batch_size
+        self._z_audio = h[:B]  # cond rows
+        if self._history_rows:
+            self._z_audio = history_guided(h[:B], h[:B], h[-B:], self.history_guidance)
         watch.lap("transformer_audio")
         self._prepare_watch = watch
 
@@ -265,15 +292,12 @@ class StreamingGenerator(PromptControl, PatchStream):
     def _latent_from_tokens(self, tokens: torch.Tensor, watch: _Stopwatch) -> torch.Tensor:
         """Steps 2-5 after vision: transformer (cond+null), guidance, head. -> (B, latent)."""
         self.prepare()  # no-op in `step`, which prepared before starting its watch
-        B = self.batch_size
         if self.text_dim:
             h_v = self._text_vision_step(tokens)
-        elif self.guidance:
-            null = self.model.null_token.to(tokens.dtype).expand(B, -1)  # (B, Dv)
-            h = self.model.step_vision(torch.cat([tokens, null]), self.cache)  # (2B, D)
-            h_v = apply_cfg(h[:B], h[B:], self.guidance_scale)  # (B, D)
         else:
-            h_v = self.model.step_vision(tokens, self.cache)  # (B, D)
+            h_v = video_vision_step(self.model, self.cache, tokens, guidance=self.guidance,
+                                    scale=self.guidance_scale, history_rows=self._history_rows,
+                                    history_scale=self.history_guidance)
         z = torch.cat([self._z_audio, h_v], dim=-1)
         watch.lap("transformer")
         if self.cfg.head_kind == "locdit":
@@ -405,7 +429,7 @@ class StreamingGenerator(PromptControl, PatchStream):
             return self.model.guided_conditions(vision_tokens, latents, self.guidance_scale,
                                                 text_tokens, self.text_guidance_scale)
         return self.model.guided_conditions(vision_tokens, latents, self.guidance_scale,
-                                            text_tokens)
+                                            text_tokens, history_scale=self.history_guidance)
 
     @torch.inference_mode()
     def generate(self, frames, pixel_format: str = "RGBA8") -> torch.Tensor:

@@ -3,15 +3,16 @@
     livefoley model models/weights/default.safetensors                    # show
     livefoley model runs/s2/model.safetensors --set-guidance 2 --set-nfe 4 --out m.safetensors
     livefoley model m.safetensors --set-noise-correlation 1 --set-feedback-noise 0.5
+    livefoley model m.safetensors --set-history-guidance 0.5
     livefoley model base.safetensors --blend tuned.safetensors --alpha 0.5 --out mid.safetensors
 
 What it is: a reader of a checkpoint's config, size and sampling defaults, and a writer of
-the defaults (the CFG scale, NFE and noise options chosen on validation data, which the
-generator, `serve`, `demo`, `render` and `eval` then use when given none). The weights are
-copied unchanged, except with `--blend OTHER --alpha A`, which writes (1 - A) x CHECKPOINT +
-A x OTHER tensor by tensor: weight-space interpolation between a model and a fine-tune of it
-(WiSE-FT, Wortsman et al. 2022), for two files of one config. The new file is written beside
-its destination and renamed over it, so a reader never sees half a file.
+the defaults (the CFG scale, NFE, noise options and history guidance chosen on validation
+data, which the generator, `serve`, `demo`, `render` and `eval` then use when given none). The
+weights are copied unchanged, except with `--blend OTHER --alpha A`, which writes (1 - A) x
+CHECKPOINT + A x OTHER tensor by tensor: weight-space interpolation between a model and a
+fine-tune of it (WiSE-FT, Wortsman et al. 2022), for two files of one config. The new file is
+written beside its destination and renamed over it, so a reader never sees half a file.
 
 What it is not: training or conversion between configs.
 """
@@ -33,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "across steps")
     parser.add_argument("--set-feedback-noise", type=float, default=None, metavar="F",
                         help="record F (0 <= F < 10): std of the noise on the fed-back latent")
+    parser.add_argument("--set-history-guidance", type=float, default=None, metavar="WH",
+                        help="record WH (-4..4, 1: off) as the model's history guidance scale "
+                             "(MLP head, no text)")
     parser.add_argument("--clear-sampling", action="store_true",
                         help="remove the recorded sampling defaults")
     parser.add_argument("--blend", default=None, metavar="OTHER",
@@ -45,12 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from livefoley.models.checkpoint import check_sampling_defaults, load_checkpoint
+    from livefoley.models.history_guidance import check_history_guidance
     from livefoley.models.training.export import save_model_atomic
     from livefoley.protocol.errors import ConfigError
 
     updates = {k: v for k, v in (("guidance_scale", args.set_guidance), ("nfe", args.set_nfe),
                                  ("noise_correlation", args.set_noise_correlation),
-                                 ("feedback_noise", args.set_feedback_noise))
+                                 ("feedback_noise", args.set_feedback_noise),
+                                 ("history_guidance", args.set_history_guidance))
                if v is not None}
     if updates and args.clear_sampling:
         raise ConfigError("livefoley model: expected --set-* or --clear-sampling, found both")
@@ -64,6 +70,7 @@ def main(args: argparse.Namespace) -> int:
     if updates or args.clear_sampling or args.blend is not None:
         model.sampling_defaults = ({} if args.clear_sampling else check_sampling_defaults(
             {**model.sampling_defaults, **updates}, where="livefoley model"))
+        check_history_guidance(model.sampling_defaults.get("history_guidance"), model.config)
         path = Path(args.out or args.checkpoint)
         save_model_atomic(model, path)
     cfg = model.config

@@ -29,6 +29,7 @@ from torch import nn
 from livefoley.models.config import ModelConfig
 from livefoley.models.foa_latent import DIRECTION_DIMS
 from livefoley.models.head import DiffusionHead
+from livefoley.models.history_guidance import check_history_guidance, history_guided
 from livefoley.models.kv_cache import KVCache
 from livefoley.models.sampling import apply_cfg
 from livefoley.models.transformer import CausalTransformer
@@ -125,7 +126,8 @@ class V2AModel(nn.Module):
     # --- teacher-forced (offline) path -------------------------------------------------
 
     def embed_sequence(self, vision_tokens: torch.Tensor, latents: torch.Tensor,
-                       text_tokens: torch.Tensor | None = None) -> torch.Tensor:
+                       text_tokens: torch.Tensor | None = None,
+                       drop_history: torch.Tensor | None = None) -> torch.Tensor:
         """Interleave [BOS, v_1, x_1, ..., x_{T-1}, v_T] as embeddings (B, 2T, d_model).
 
         Args:
@@ -133,6 +135,9 @@ class V2AModel(nn.Module):
             latents: (B, T, latent_dim) clean latents x_1..x_T; x_T is not an input.
             text_tokens: (B, T, d_model) or (B, d_model) text condition tokens added at the
                 vision positions (models with text; None = the null token).
+            drop_history: optional (B,) bool; True rows read BOS ("no audio yet") at every
+                audio position instead of x_1..x_{T-1} (history dropout, and the no-history
+                path of history guidance).
         """
         B, T, _ = vision_tokens.shape
         if latents.shape[:2] != (B, T) or latents.shape[2] != self.config.latent_dim:
@@ -143,12 +148,23 @@ class V2AModel(nn.Module):
         if text_tokens is not None:
             v = v + text_tokens.to(v.dtype)
         if self.config.head_kind == "locdit":
-            return self._embed_patches(v, latents)
-        a = self.audio_in(latents[:, :-1] * self.feedback_mask)  # (B, T-1, D)
+            return self._embed_patches(v, latents, drop_history)
+        a = self._history(self.audio_in(latents[:, :-1] * self.feedback_mask),
+                          drop_history)  # (B, T-1, D)
         a = torch.cat([self.bos.expand(B, 1, -1), a], dim=1)  # (B, T, D): x_0..x_{T-1}
         return torch.stack([a, v], dim=2).flatten(1, 2)  # (B, 2T, D)
 
-    def _embed_patches(self, v: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+    def _history(self, a: torch.Tensor, drop_history: torch.Tensor | None) -> torch.Tensor:
+        """Audio-token embeddings a (B, n, D), with BOS in the rows `drop_history` marks."""
+        if drop_history is None:
+            return a
+        if tuple(drop_history.shape) != (a.shape[0],):
+            raise ConfigError(f"drop_history: expected a bool tensor of shape ({a.shape[0]},), "
+                              f"found {tuple(drop_history.shape)}")
+        return torch.where(drop_history[:, None, None], self.bos.to(a.dtype), a)
+
+    def _embed_patches(self, v: torch.Tensor, latents: torch.Tensor,
+                       drop_history: torch.Tensor | None = None) -> torch.Tensor:
         """Patch layout [BOS, v_1..v_k, x_1..x_k, v_k+1..v_2k, ...] -> (B, 2T - k + 1, D).
 
         The audio of patch p enters only after the whole patch is sampled, so the k vision
@@ -162,7 +178,8 @@ class V2AModel(nn.Module):
             raise ConfigError(f"LocDiT head: expected a clip length that is a multiple of "
                               f"the patch ({k} latents), found {T}")
         P = T // k
-        a = self.audio_in(latents[:, :T - k] * self.feedback_mask).view(B, P - 1, k, D)  # x_1 .. x_{T-k}
+        a = self._history(self.audio_in(latents[:, :T - k] * self.feedback_mask),
+                          drop_history).view(B, P - 1, k, D)  # x_1 .. x_{T-k}
         vp = v.view(B, P, k, D)
         body = torch.cat([a, vp[:, 1:]], dim=2).flatten(1, 2)  # (B, (P-1) 2k, D)
         return torch.cat([self.bos.expand(B, 1, -1), vp[:, 0], body], dim=1)
@@ -185,6 +202,7 @@ class V2AModel(nn.Module):
         latents: torch.Tensor,
         drop_vision: torch.Tensor | None = None,
         text_tokens: torch.Tensor | None = None,
+        drop_history: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Per-frame head conditions z_i of a whole clip, teacher-forced and causal.
 
@@ -195,6 +213,8 @@ class V2AModel(nn.Module):
                 position (CFG training, and the null path of guidance).
             text_tokens: (B, d_model) or (B, T, d_model) from `text_token` (models with text;
                 None = no prompt). Must be None for a model without text.
+            drop_history: optional (B,) bool; True rows read BOS at every audio position
+                (`embed_sequence`).
 
         Returns:
             (B, T, 2 * d_model): z_i = [h(x_{i-1}), h(v_i)]. For a LocDiT model (T a
@@ -206,7 +226,8 @@ class V2AModel(nn.Module):
         if drop_vision is not None:
             null = self.null_token.to(vision_tokens.dtype)
             vision_tokens = torch.where(drop_vision[:, None, None], null, vision_tokens)
-        h = self.transformer(self.embed_sequence(vision_tokens, latents, text_tokens))  # (B, 2T, D)
+        h = self.transformer(self.embed_sequence(vision_tokens, latents, text_tokens,
+                                                 drop_history))  # (B, 2T, D)
         if self.config.head_kind == "locdit":  # positions: see _embed_patches
             T, k = vision_tokens.shape[1], self.config.patch_latents
             t = torch.arange(T, device=h.device)
@@ -216,12 +237,13 @@ class V2AModel(nn.Module):
 
     def forward(self, vision_tokens: torch.Tensor, latents: torch.Tensor,
                 drop_vision: torch.Tensor | None = None,
-                text_tokens: torch.Tensor | None = None) -> torch.Tensor:
+                text_tokens: torch.Tensor | None = None,
+                drop_history: torch.Tensor | None = None) -> torch.Tensor:
         """Same as `forward_train` (so DDP and friends can call the module).
 
         Thread-safety: stateless. Real-time safe: no.
         """
-        return self.forward_train(vision_tokens, latents, drop_vision, text_tokens)
+        return self.forward_train(vision_tokens, latents, drop_vision, text_tokens, drop_history)
 
     def param_counts(self) -> dict[str, int]:
         """Parameters per part (vision, transformer incl. embeddings, head, vae_decoder, ...).
@@ -241,26 +263,35 @@ class V2AModel(nn.Module):
     def guided_conditions(
         self, vision_tokens: torch.Tensor, latents: torch.Tensor, guidance_scale: float,
         text_tokens: torch.Tensor | None = None, text_scale: float = 1.0,
+        history_scale: float = 1.0,
     ) -> torch.Tensor:
         """Offline equivalent of the streaming guided condition (cond and null batched).
 
-        Without text: z_i = [h_cond(x_{i-1}), null + scale * (cond - null) at v_i].
+        Without text: z_i = [h_cond(x_{i-1}), null + scale * (cond - null) at v_i]; with
+        `history_scale` w_h != 1 a third row group (no history: BOS at every audio position)
+        and `history_guidance.history_guided` on both halves.
         With text: three row groups, cond (video + text), null (neither) and video (video,
         null text), combined at v_i by `combine_guidance` (video scale `guidance_scale`, text
         scale `text_scale`). Returns (B, T, 2D).
         """
+        check_history_guidance(history_scale, self.config)
         if self.text is not None:
             return self._guided_text(vision_tokens, latents, guidance_scale, text_tokens,
                                      text_scale)
         self._check_text_tokens(text_tokens, *vision_tokens.shape[:2])
         B = vision_tokens.shape[0]
-        drop = torch.arange(2 * B, device=vision_tokens.device) >= B  # (2B,)
-        z = self.forward_train(torch.cat([vision_tokens, vision_tokens]),
-                               torch.cat([latents, latents]), drop_vision=drop)  # (2B, T, 2D)
+        groups = 2 if history_scale == 1.0 else 3  # cond, null, (no history)
+        group = torch.arange(groups * B, device=vision_tokens.device) // B
+        z = self.forward_train(torch.cat([vision_tokens] * groups), torch.cat([latents] * groups),
+                               drop_vision=group == 1,
+                               drop_history=group == 2 if groups == 3 else None)  # (gB, T, 2D)
         D = self.config.transformer.d_model
-        cond, null = z[:B], z[B:]
-        return torch.cat([cond[..., :D], apply_cfg(cond[..., D:], null[..., D:], guidance_scale)],
-                         dim=-1)
+        cond, null, nohist = z[:B], z[B:2 * B], z[2 * B:]
+        z_a, z_v = cond[..., :D], apply_cfg(cond[..., D:], null[..., D:], guidance_scale)
+        if groups == 3:
+            z_a = history_guided(z_a, cond[..., :D], nohist[..., :D], history_scale)
+            z_v = history_guided(z_v, cond[..., D:], nohist[..., D:], history_scale)
+        return torch.cat([z_a, z_v], dim=-1)
 
     def _guided_text(self, vision_tokens, latents, guidance_scale, text_tokens, text_scale):
         from livefoley.models.spatial.text import combine_guidance
@@ -288,8 +319,12 @@ class V2AModel(nn.Module):
         p = next(self.transformer.parameters())
         return self.transformer.new_cache(rows, device=device or p.device, dtype=p.dtype)
 
-    def step_audio(self, latent: torch.Tensor | None, cache: KVCache) -> torch.Tensor:
+    def step_audio(self, latent: torch.Tensor | None, cache: KVCache,
+                   history_rows: int = 0) -> torch.Tensor:
         """Feed x_{i-1} (B, latent_dim), or BOS when None, for every cache row -> (rows, D).
+
+        The last `history_rows` rows read BOS always (the no-history rows of history
+        guidance, `history_guidance.py`).
 
         Thread-safety: one thread per cache. Real-time safe: no growth (static cache).
         """
@@ -298,8 +333,11 @@ class V2AModel(nn.Module):
             h = self.bos.expand(rows, -1)  # (rows, D)
         else:
             h = self.audio_in(latent.to(self.audio_in.weight.dtype) * self.feedback_mask)  # (B, D)
-            if h.shape[0] != rows:
-                h = h.repeat(rows // h.shape[0], 1)  # (rows, D): same audio for cond and null
+            fed = rows - history_rows
+            if h.shape[0] != fed:
+                h = h.repeat(fed // h.shape[0], 1)  # (fed, D): same audio for cond and null
+            if history_rows:
+                h = torch.cat([h, self.bos.to(h.dtype).expand(history_rows, -1)])
         return self.transformer.step(h, cache)
 
     def step_vision(self, tokens: torch.Tensor, cache: KVCache,

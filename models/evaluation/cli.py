@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feedback-noise", type=float, default=None, metavar="F",
                         help="std of the noise on the fed-back latent (default: the "
                              "checkpoint's, else 0)")
+    parser.add_argument("--history-guidance", type=float, default=None, metavar="WH",
+                        help="history guidance scale w_h (-4..4; 1: off; default: the "
+                             "checkpoint's, else 1)")
     parser.add_argument("--heun-steps", type=int, default=None, help="Heun steps (with --sampler heun)")
     parser.add_argument("--vae-round-trip", action="store_true",
                         help="also score the real audio through the model's VAE "
@@ -81,7 +84,8 @@ def main(args: argparse.Namespace) -> int:
             args.model, device=args.device, nfe=args.nfe, guidance_scale=args.guidance,
             seed=args.seed, sample_rate_hz=load_config(args.data).sample_rate_hz,
             sampler=args.sampler, heun_steps=args.heun_steps,
-            noise_correlation=args.noise_correlation, feedback_noise=args.feedback_noise)
+            noise_correlation=args.noise_correlation, feedback_noise=args.feedback_noise,
+            history_guidance=args.history_guidance)
     results = evaluate(args.data, args.out, generate=generate, model_name=name, config=cfg,
                        model_info=info)
     print(markdown_table(results["summary"], results["systems"]))

@@ -26,7 +26,8 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
                       guidance_scale: float | None = None, seed: int = 0,
                       sample_rate_hz: int | None = None, sampler: str | None = None,
                       heun_steps: int | None = None, noise_correlation: float | None = None,
-                      feedback_noise: float | None = None):
+                      feedback_noise: float | None = None,
+                      history_guidance: float | None = None):
     """Return (generate, info) for a checkpoint path or preset name.
 
     Args:
@@ -37,6 +38,7 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
             Heun step count (None keeps the generator's defaults).
         noise_correlation, feedback_noise: the generator's noise options (None keeps the
             checkpoint's, else 0).
+        history_guidance: the history guidance scale w_h (None keeps the checkpoint's, else 1).
         seed: sampling noise seed.
         sample_rate_hz: the dataset's rate; the model's must equal it.
 
@@ -72,6 +74,8 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
         options["noise_correlation"] = noise_correlation
     if feedback_noise is not None:
         options["feedback_noise"] = feedback_noise
+    if history_guidance is not None:
+        options["history_guidance"] = history_guidance
     if options:
         gen.set_options(**options)
     rate = vae.latent_rate_hz
@@ -90,6 +94,7 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
             "sample_rate_hz": vae.sample_rate_hz, "latent_rate_hz": rate,
             "nfe": gen.nfe, "guidance_scale": gen.guidance_scale, "sampler": gen.sampler,
             "noise_correlation": gen.noise_correlation, "feedback_noise": gen.feedback_noise,
+            "history_guidance": gen.history_guidance,
             "seed": seed}
     if gen.sampler == "heun":
         info["heun_steps"] = gen.steps

@@ -40,6 +40,12 @@ sampler (the checkpoint's CFG scale and NFE unless `rollout_guidance`, `rollout_
 first K positions are exactly the free-running samples; the targets stay the real latents
 (scheduled sampling: the model learns to come back from its own samples to what the picture
 shows). The held-out report then adds the one-step MSE with the rollout fed back.
+With `history_dropout` p > 0 a share p of the windows read BOS ("no audio yet") at every
+audio position instead of their fed-back latents (its own random stream): the model also
+learns to predict from the frames alone, the no-history path that history guidance
+(`generator.py`, after history-guided video diffusion, Song et al. 2025) extrapolates
+against; the held-out report then adds `nohist` MSEs (the history helps when `cond` <
+`nohist`).
 
 Held-out numbers (eval.jsonl): denoising MSE at fixed sigmas with the real vision and with
 the null token (vision helps when `cond` < `null`), and for stage 2 the one-step (sigma_max)
@@ -105,6 +111,7 @@ class DiffusionStageConfig:
     ect_b: float = 1.0
     huber_c: float = 0.0  # 0: L2 distance; > 0: pseudo-Huber
     prev_noise: float = 0.0  # max std of noise on the fed-back latents (0: clean teacher forcing)
+    history_dropout: float = 0.0  # probability a window reads BOS for its whole history (0: off)
     onset_weight: float = 0.0  # onset-envelope term on the decoded one-step prediction (0: off)
     onset_profile_weight: float = 0.0  # sorted-envelope term on the same windows (0: off)
     ect_stage_offset: int = 0  # first ECT stage (a fine-tune of a finished run starts late)
@@ -131,6 +138,9 @@ class DiffusionStageConfig:
         if not 0.0 <= self.prev_noise < 10.0:
             raise ConfigError(f"DiffusionStageConfig.prev_noise: expected [0, 10), "
                               f"found {self.prev_noise}")
+        if not 0.0 <= self.history_dropout < 1.0:
+            raise ConfigError(f"DiffusionStageConfig.history_dropout: expected [0, 1), "
+                              f"found {self.history_dropout}")
         if self.rollout_passes < 0 or not 0.0 <= self.rollout_prob <= 1.0:
             raise ConfigError(f"DiffusionStageConfig: expected rollout_passes >= 0 and "
                               f"rollout_prob in [0, 1], found {self.rollout_passes} and "
@@ -156,27 +166,30 @@ def window_vision_tokens(model: V2AModel, frames: torch.Tensor) -> torch.Tensor:
 
 def conditions_from_tokens(model: V2AModel, tokens: torch.Tensor, fed_back: torch.Tensor,
                            drop: torch.Tensor, text: torch.Tensor | None = None,
-                           drop_text: torch.Tensor | None = None) -> torch.Tensor:
+                           drop_text: torch.Tensor | None = None,
+                           drop_history: torch.Tensor | None = None) -> torch.Tensor:
     """tokens (B, T, Dv), fed_back (B, T, L) the latents the transformer reads, drop (B,)
     -> z (B*T, 2D).
 
     Text models also take `text` (B, text_dim) caption embeddings and `drop_text` (B,)
     bool (True: the null text token); without `text` every row has the null token.
+    `drop_history` (B,) bool: True rows read BOS for their whole history (history dropout).
 
     Thread-safety: stateless. Real-time safe: no.
     """
     text_tokens = None
     if model.text is not None:
         text_tokens = model.text_token(text, batch_size=tokens.shape[0], drop=drop_text)
-    z = model.forward_train(tokens, fed_back, drop_vision=drop,
-                            text_tokens=text_tokens)  # (B, T, 2D)
+    z = model.forward_train(tokens, fed_back, drop_vision=drop, text_tokens=text_tokens,
+                            drop_history=drop_history)  # (B, T, 2D)
     return z.reshape(-1, z.shape[-1])
 
 
 def teacher_forced_conditions(model: V2AModel, frames: torch.Tensor, latents: torch.Tensor,
                               drop: torch.Tensor, text: torch.Tensor | None = None,
                               drop_text: torch.Tensor | None = None,
-                              prev_aug: torch.Tensor | None = None) -> torch.Tensor:
+                              prev_aug: torch.Tensor | None = None,
+                              drop_history: torch.Tensor | None = None) -> torch.Tensor:
     """frames (B, T+1, H, W, 3) uint8, latents (B, T, L), drop (B,) -> z (B*T, 2D).
 
     `conditions_from_tokens` of the window's vision tokens and its real latents;
@@ -186,7 +199,7 @@ def teacher_forced_conditions(model: V2AModel, frames: torch.Tensor, latents: to
     """
     fed_back = latents if prev_aug is None else latents + prev_aug
     return conditions_from_tokens(model, window_vision_tokens(model, frames), fed_back, drop,
-                                  text, drop_text)
+                                  text, drop_text, drop_history)
 
 
 class DiffusionObjective(nn.Module):
@@ -255,10 +268,11 @@ class DiffusionObjective(nn.Module):
     def conditions(self, frames: torch.Tensor, latents: torch.Tensor,
                    drop: torch.Tensor, text: torch.Tensor | None = None,
                    drop_text: torch.Tensor | None = None,
-                   prev_aug: torch.Tensor | None = None) -> torch.Tensor:
+                   prev_aug: torch.Tensor | None = None,
+                   drop_history: torch.Tensor | None = None) -> torch.Tensor:
         """`teacher_forced_conditions` of this objective's model."""
         return teacher_forced_conditions(self.model, frames, latents, drop, text, drop_text,
-                                         prev_aug)
+                                         prev_aug, drop_history)
 
     def fed_back(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The latents (B, T, L) the transformer reads: the real ones (+ `prev_aug`), and for
@@ -289,8 +303,8 @@ class DiffusionObjective(nn.Module):
         m = self.cfg.head_repeats
         tokens = window_vision_tokens(self.model, batch["frames"])  # (B, T, Dv)
         z = conditions_from_tokens(self.model, tokens, self.fed_back(tokens, batch),
-                                   batch["drop"], batch.get("text"),
-                                   batch.get("drop_text")).repeat(m, 1)  # (M, 2D)
+                                   batch["drop"], batch.get("text"), batch.get("drop_text"),
+                                   batch.get("drop_history")).repeat(m, 1)  # (M, 2D)
         if self.model.config.head_kind == "locdit":
             return self._patch_loss(z, latents, batch["noise"], batch["sigma"], step)
         out = self._head_loss(z, latents, batch, step)
@@ -385,12 +399,16 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
     noise = torch.randn(x.shape, generator=g).to(x)
     out = {}
     no, yes = torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)
-    cases = [("cond", no, no), ("null", yes, yes)]
+    cases = [("cond", no, no, no), ("null", yes, yes, no)]
     if model.text is not None:  # text helps when mse_cond < mse_notext
-        cases.append(("notext", no, yes))
-    for name, drop, drop_text in cases:
+        cases.append(("notext", no, yes, no))
+    if objective.cfg.history_dropout:  # the history helps when mse_cond < mse_nohist
+        cases.append(("nohist", no, no, yes))
+    for name, drop, drop_text, drop_history in cases:
         z = objective.conditions(batch["frames"], latents, drop.to(latents.device),
-                                 batch.get("text"), drop_text.to(latents.device))
+                                 batch.get("text"), drop_text.to(latents.device),
+                                 drop_history=drop_history.to(latents.device)
+                                 if name == "nohist" else None)
         for s in (0.2, 1.0, sigma_max):
             if model.config.head_kind == "locdit":
                 k = model.config.patch_latents
@@ -459,6 +477,9 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
             g = step_torch_generator(loop.seed, step, info.rank + 104729)
             std = torch.rand(B, 1, 1, generator=g) * cfg.prev_noise
             batch["prev_aug"] = std * torch.randn(B, T, L, generator=g)
+        if cfg.history_dropout > 0:  # own stream, so runs without it draw what they drew
+            g = step_torch_generator(loop.seed, step, info.rank + 49979687)
+            batch["drop_history"] = torch.rand(B, generator=g) < cfg.history_dropout
         if cfg.rollout_passes:  # own stream, so runs without rollouts draw what they drew
             g = step_torch_generator(loop.seed, step, info.rank + 32452843)
             batch.update(rollout=torch.rand(B, generator=g) < cfg.rollout_prob,

@@ -93,9 +93,9 @@ def test_feedback_noise_reaches_the_transformer_only(model, cfg):
     gen = StreamingGenerator(model, seed=1)
     step_audio = gen.model.step_audio
 
-    def spy(latent, cache):
+    def spy(latent, cache, *rest):
         fed.append(None if latent is None else latent.clone())
-        return step_audio(latent, cache)
+        return step_audio(latent, cache, *rest)
 
     gen.model.step_audio = spy
     gen.set_options(feedback_noise=0.8)
