@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from livefoley.sidecar import sampler_flags
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 48000
@@ -44,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="consistency NFE (default: the checkpoint's recorded NFE, else 1)")
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="CFG scale (default: the scale the checkpoint records, else 3)")
+    sampler_flags.add_arguments(parser)
     parser.add_argument("--target-latency-ms", type=float, default=None,
                         help="ring fill the sidecar keeps (default: two model steps)")
     parser.add_argument("--block-frames", type=int, default=BLOCK_FRAMES, help="audio callback size")
@@ -76,7 +79,8 @@ def main(args: argparse.Namespace) -> int:
         host.spawn_sidecar(model=choice.spec, device=args.device, seed=args.seed, nfe=args.nfe,
                            guidance_scale=args.guidance_scale, target_latency_ms=args.target_latency_ms,
                            report_path=report_path, log_path=out / "demo-sidecar.log",
-                           extra_args=("--nice", str(args.sidecar_nice)) if args.sidecar_nice else ())
+                           extra_args=(*sampler_flags.argv(sampler_flags.overrides(args)),
+                                       *(("--nice", str(args.sidecar_nice)) if args.sidecar_nice else ())))
         print(f"sidecar pid {host.sidecar.pid} starting (log: {out / 'demo-sidecar.log'}) ...", flush=True)
         frame, audio = game.step()
         host.publish(frame, frame_index=0)

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from livefoley.protocol.errors import SessionError
+from livefoley.sidecar import sampler_flags
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="consistency NFE (default: the checkpoint's recorded NFE, else 1)")
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="CFG scale (default: the scale the checkpoint records, else 3)")
+    sampler_flags.add_arguments(parser)
     parser.add_argument("--in-process", action="store_true", help="generate in this process (no sidecar)")
     parser.add_argument("--max-seconds", type=float, default=None, help="render only the first N seconds")
     parser.add_argument("--wav", default=None, help="also write the generated audio as a WAV file")
@@ -50,9 +52,11 @@ def model_format(spec: str) -> tuple[int, int, int, float]:
 
 
 def render_with_sidecar(frames: np.ndarray, picks: np.ndarray, *, spec: str, device: str, seed: int, nfe: int,
-                        guidance_scale: float, timeout_s: float = 120.0, log_path: str | None = None) -> np.ndarray:
+                        guidance_scale: float, timeout_s: float = 120.0, log_path: str | None = None,
+                        sampler_options: dict[str, float] | None = None) -> np.ndarray:
     """Publish `frames[picks[j]]` for each tick j into a fifo session served in lockstep;
-    return the audio, float32 (len(picks) * hop, channels)."""
+    return the audio, float32 (len(picks) * hop, channels). `sampler_options`: the sampler's
+    extras for the sidecar (`sampler_flags`), else the checkpoint's."""
     from livefoley.engine_bindings.host import Host
 
     rate, channels, hop, _ = model_format(spec)
@@ -63,7 +67,8 @@ def render_with_sidecar(frames: np.ndarray, picks: np.ndarray, *, spec: str, dev
     with Host(sample_rate_hz=rate, channels=channels, frame_mode="fifo", max_width_px=w, max_height_px=h,
               ring_seconds=2.0) as host:
         host.spawn_sidecar(model=spec, device=device, lockstep=True, seed=seed, nfe=nfe,
-                           guidance_scale=guidance_scale, log_path=log_path, no_control=True)
+                           guidance_scale=guidance_scale, log_path=log_path, no_control=True,
+                           extra_args=tuple(sampler_flags.argv(sampler_options or {})))
         host.await_sidecar(timeout_s=timeout_s)
         deadline = time.monotonic() + timeout_s
         j = 0
@@ -100,6 +105,7 @@ def main(args: argparse.Namespace) -> int:
     ts = np.round((times_s - times_s[0]) * 1e9).astype(np.int64)
     rate, channels, hop, latent_rate = model_format(choice.spec)
     nfe, guidance = sampling_options(choice.spec, args.nfe, args.guidance_scale)
+    extras = sampler_flags.overrides(args)
     duration_ns = int(ts[-1]) + int(round(1e9 / video.fps))
     n_ticks = ticks_covering(duration_ns, latent_rate)
     picks = frame_indices_for_ticks(ts, n_ticks, latent_rate_hz=latent_rate)
@@ -111,11 +117,11 @@ def main(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(1)
         pipe = InProcessPipeline(choice.spec, device=args.device, seed=args.seed, nfe=nfe,
-                                 guidance_scale=guidance)
+                                 guidance_scale=guidance, sampler_options=extras)
         audio = pipe.render(frames, ts, duration_ns=duration_ns)
     else:
         audio = render_with_sidecar(frames, picks, spec=choice.spec, device=args.device, seed=args.seed,
-                                    nfe=nfe, guidance_scale=guidance)
+                                    nfe=nfe, guidance_scale=guidance, sampler_options=extras)
     seconds = time.perf_counter() - t0
     write_video(args.output, frames, fps=video.fps, audio=audio, sample_rate_hz=rate)
     if args.wav:

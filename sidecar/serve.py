@@ -15,6 +15,7 @@ import logging
 import signal
 import time
 
+from livefoley.sidecar import sampler_flags
 from livefoley.sidecar.runtime.config import RuntimeConfig
 from livefoley.sidecar.runtime.model import sampling_options
 
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="classifier-free guidance (1 = off; default: the scale the checkpoint "
                              "records, else 3, SoundReactor's)")
+    sampler_flags.add_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gain", type=float, default=1.0)
     parser.add_argument("--warmup-steps", type=int, default=3)
@@ -57,11 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> RuntimeConfig:
-    """The runtime config; NFE and guidance the user left unset come from the checkpoint."""
+    """The runtime config; sampling options the user left unset come from the checkpoint."""
     nfe, guidance = sampling_options(args.model, args.nfe, args.guidance_scale)
     return RuntimeConfig(target_latency_steps=args.target_latency_steps, target_latency_ms=args.target_latency_ms,
                          lockstep=args.lockstep, adaptive_extra_steps=args.adaptive_extra_steps, nfe=nfe,
-                         guidance_scale=guidance, seed=args.seed, warmup_steps=args.warmup_steps)
+                         guidance_scale=guidance, seed=args.seed, warmup_steps=args.warmup_steps,
+                         sampler_options=sampler_flags.overrides(args))
 
 
 def _open_control(sidecar, session_name: str):

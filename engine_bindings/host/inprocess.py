@@ -16,6 +16,7 @@ Importing this module is cheap; torch and the models load on construction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -34,6 +35,8 @@ class InProcessPipeline:
         device: torch device string.
         seed: generator seed.
         nfe, guidance_scale: sampling options.
+        sampler_options: the sampler's extras ({noise_correlation, feedback_noise,
+            history_guidance}) over the checkpoint's; ConfigError names a bad one.
         batch_size: independent streams stepped together.
         warmup_steps: steps run and discarded before the first real one.
         channel_layout: None returns the model's own output (stereo, or world-frame FOA);
@@ -46,13 +49,14 @@ class InProcessPipeline:
 
     def __init__(self, model: str = "default", *, device: str = "cpu", seed: int = 0, nfe: int = 1,
                  guidance_scale: float = 1.0, batch_size: int = 1, warmup_steps: int = 0,
-                 channel_layout: str | None = None) -> None:
+                 channel_layout: str | None = None,
+                 sampler_options: Mapping[str, float] | None = None) -> None:
         from livefoley.sidecar.runtime.deadline import QualityLevel
         from livefoley.sidecar.runtime.model import ModelRunner, resolve_model
 
         self.choice = resolve_model(model)
         self.runner = ModelRunner(self.choice, device=device, batch_size=batch_size, seed=seed,
-                                  level=QualityLevel(nfe, guidance_scale))
+                                  level=QualityLevel(nfe, guidance_scale), sampler_options=sampler_options)
         self.batch_size = batch_size
         self.sample_rate_hz = self.runner.sample_rate_hz
         self.hop_samples = self.runner.hop_samples

@@ -92,6 +92,14 @@ CONFIGURE_ARGS = (
     ArgSpec("target_latency_ms", "float", min_value=5.0, max_value=2000.0, doc="audio ring fill target"),
     ArgSpec("channel_layout", "choice", choices=CHANNEL_LAYOUTS, doc="output channels"),
     ArgSpec("prompt", "str", max_chars=MAX_PROMPT_CHARS, doc="text conditioning"),
+    # The sampler's extras (models/noise_options.py, models/history_guidance.py); the model
+    # checks them again (history guidance: MLP head without text only).
+    ArgSpec("noise_correlation", "float", min_value=0.0, max_value=1.0,
+            doc="AR(1) correlation of the sampling noise across steps"),
+    ArgSpec("feedback_noise", "float", min_value=0.0, max_value=10.0,
+            doc="std of the noise on the fed-back latent (the model refuses 10 itself)"),
+    ArgSpec("history_guidance", "float", min_value=-4.0, max_value=4.0,
+            doc="history guidance w_h (1: off; a change to or from 1 restarts the streams)"),
     ArgSpec("telemetry_rate_hz", "float", min_value=0.1, max_value=200.0, doc="telemetry messages per second"),
 )
 

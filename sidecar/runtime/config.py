@@ -8,9 +8,15 @@ does not parse command lines (`sidecar/serve.py` does).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from livefoley.protocol.errors import ConfigError
+
+# The sampler's optional extras a checkpoint may record besides NFE and guidance
+# (models/noise_options.py, models/history_guidance.py); their ranges are the generator's.
+SAMPLER_OPTIONS = ("noise_correlation", "feedback_noise", "history_guidance")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,10 @@ class RuntimeConfig:
         nfe: number of function evaluations of the head at full quality.
         guidance_scale: classifier-free guidance at full quality (1.0 means none).
         seed: generator seed; with lockstep the output is a function of frames and seed.
+        sampler_options: values of `SAMPLER_OPTIONS` that override what the checkpoint
+            records; an absent key keeps the checkpoint's value (else the option is off).
+            Only the names are checked here; the generator checks the values when the
+            sidecar loads the model (ConfigError naming option, range and value).
         deadline_fraction: a step is late when it takes longer than this fraction of one
             latent period (the real-time budget of one step).
         degrade_after_late_steps: this many late steps within `window_steps` degrade one level.
@@ -49,6 +59,7 @@ class RuntimeConfig:
     nfe: int = 1
     guidance_scale: float = 1.0
     seed: int = 0
+    sampler_options: Mapping[str, float] = field(default_factory=dict)
     deadline_fraction: float = 0.9
     degrade_after_late_steps: int = 3
     window_steps: int = 30
@@ -60,6 +71,7 @@ class RuntimeConfig:
     max_sleep_ms: float = 5.0
 
     def __post_init__(self) -> None:
+        self._check_sampler_options()
         checks = [
             ("target_latency_steps", self.target_latency_steps > 0, "> 0"),
             ("nfe", 1 <= self.nfe <= 64, "in [1, 64]"),
@@ -81,6 +93,22 @@ class RuntimeConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"RuntimeConfig.{name}: expected {expected}, found {getattr(self, name)!r}")
+
+    def _check_sampler_options(self) -> None:
+        options = self.sampler_options
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"RuntimeConfig.sampler_options: expected a mapping of "
+                              f"{list(SAMPLER_OPTIONS)} to numbers, found {type(options).__name__}")
+        for key, value in options.items():
+            if key not in SAMPLER_OPTIONS:
+                raise ConfigError(f"RuntimeConfig.sampler_options: expected keys from "
+                                  f"{list(SAMPLER_OPTIONS)}, found {key!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"RuntimeConfig.sampler_options[{key!r}]: expected a number, "
+                                  f"found {type(value).__name__} {value!r}")
+        # Frozen all the way down: a copy the caller cannot change behind our back.
+        object.__setattr__(self, "sampler_options",
+                           types.MappingProxyType({k: float(v) for k, v in options.items()}))
 
     def target_fill_frames(self, *, hop_samples: int, sample_rate_hz: int) -> int:
         """Ring fill (frames) below which the next step runs; at least one hop."""

@@ -4,7 +4,8 @@ What it is: hello, configure, start, stop, reset, prompt and shutdown, implement
 `livefoley.sidecar.control.ControlHandler` against the runtime's state (`stats` is in
 reporting.py). The control server has validated every argument against the schema before a
 method runs; what is checked here is what only the runtime knows (a channel layout the loaded
-model cannot produce, a model change that needs a restart, a start while running).
+model cannot produce, a model change that needs a restart, a start while running, a sampler option the model
+cannot use, such as history guidance on a text model).
 
 What it is not: the protocol, the server, or the loop.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from livefoley.protocol.errors import ConfigError, SessionError
 
+from .config import SAMPLER_OPTIONS
 from .layout import check_layout, model_format
 
 VERSION = "0.1.0"
@@ -62,6 +64,10 @@ class ControlOps:
         if "model" in settings and settings["model"] != self.choice.spec:
             raise ConfigError(f"configure model: expected {self.choice.spec!r} (restart the sidecar to change models), "
                               f"found {settings['model']!r}")
+        extras = {key: settings[key] for key in SAMPLER_OPTIONS if key in settings}
+        if extras:  # checked by the generator before anything changes; may restart streams
+            self.model.set_sampler_options(extras)
+            self.config = self.config.replace(sampler_options={**self.config.sampler_options, **extras})
         previous = self.config
         if changes:
             self.config = self.config.replace(**changes)
@@ -87,7 +93,7 @@ class ControlOps:
                 "seed": self.config.seed, "gain": self.gain,
                 "target_latency_ms": self.target_fill_frames * 1000 / self.model.sample_rate_hz,
                 "channel_layout": self.sessions[0].output.layout, "prompt": self.prompts.text,
-                "lockstep": self.config.lockstep}
+                "lockstep": self.config.lockstep, **self.model.sampler_state()}
 
     def start(self) -> dict:
         if self.running:

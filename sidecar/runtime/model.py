@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from livefoley.protocol.errors import CheckpointError, ConfigError
 
+from .config import SAMPLER_OPTIONS
 from .deadline import QualityLevel
 
 log = logging.getLogger(__name__)
@@ -112,11 +114,14 @@ class ModelRunner:
         batch_size: sessions stepped together.
         seed: generator seed (with lockstep, output is a function of frames and seed).
         level: initial quality (NFE, guidance).
+        sampler_options: overrides of the sampler's extras (`config.SAMPLER_OPTIONS`) over
+            what the checkpoint records; the generator checks them (ConfigError by name).
 
     Thread-safety: one thread (the runtime loop). Real-time safe: no (it runs the network).
     """
 
-    def __init__(self, choice: ModelChoice, *, device: str, batch_size: int, seed: int, level: QualityLevel) -> None:
+    def __init__(self, choice: ModelChoice, *, device: str, batch_size: int, seed: int, level: QualityLevel,
+                 sampler_options: Mapping[str, float] | None = None) -> None:
         from livefoley.models import StreamingGenerator, load_model
 
         self.choice = choice
@@ -131,6 +136,8 @@ class ModelRunner:
         self.channels = int(cfg.channels)
         self.latent_rate_hz = float(cfg.latent_rate_hz)
         self.generator = StreamingGenerator(self.model, batch_size=batch_size, device=device, seed=seed)
+        if sampler_options:
+            self.generator.set_options(**sampler_options)
         self.level = level
         self._apply_level()
         self.prepared = False
@@ -149,6 +156,26 @@ class ModelRunner:
 
     def _apply_level(self) -> None:
         self.generator.set_options(nfe=self.level.nfe, guidance_scale=self.level.guidance_scale)
+
+    def set_sampler_options(self, options: Mapping[str, float]) -> None:
+        """Change the sampler's extras from the next step on (`config.SAMPLER_OPTIONS` keys).
+
+        A history-guidance change between 1 and another value adds or removes a row group,
+        which restarts every stream (the generator resets; the next step starts afresh).
+
+        Raises:
+            ConfigError: an unknown name or a value out of range (named); nothing changes.
+        """
+        unknown = sorted(set(options) - set(SAMPLER_OPTIONS))
+        if unknown:
+            raise ConfigError(f"sampler options: expected names from {list(SAMPLER_OPTIONS)}, "
+                              f"found {unknown}")
+        self.generator.set_options(**{k: float(v) for k, v in options.items()})
+        self.prepared = False  # a reset dropped the prepared audio step (prepare is idempotent)
+
+    def sampler_state(self) -> dict[str, float]:
+        """The extras in effect: {noise_correlation, feedback_noise, history_guidance}."""
+        return {key: float(getattr(self.generator, key)) for key in SAMPLER_OPTIONS}
 
     def reset(self) -> None:
         """Drop all streaming state (KV cache, decoder state); the next step starts a stream."""

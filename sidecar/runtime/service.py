@@ -115,7 +115,8 @@ class Sidecar(ControlOps, ReportingOps):
         self._stop = threading.Event()
         self.choice: ModelChoice = resolve_model(model)
         self.model = ModelRunner(self.choice, device=device, batch_size=len(session_names), seed=config.seed,
-                                 level=QualityLevel(config.nfe, config.guidance_scale))
+                                 level=QualityLevel(config.nfe, config.guidance_scale),
+                                 sampler_options=config.sampler_options)
         self.gpu = self._make_gpu_importer(device)
         self.cubemap = CubemapConverter(device)
         self.prompts = PromptController(self.model.generator, device=device, model_name=self.choice.spec,

@@ -72,3 +72,8 @@ def test_lockstep_render_through_the_sidecar_is_deterministic_and_equals_in_proc
     assert first.shape == (30 * 1600, 2)  # 1 s of video -> 30 latent ticks of 1600 samples
     assert np.array_equal(first, second), "two lockstep renders with the same seed differ"
     assert np.array_equal(first, inproc), "the sidecar and the in-process pipeline differ"
+    # The sampler flags reach the sidecar (as serve flags) and the in-process pipeline alike.
+    flags = ("--history-guidance", "0.5", "--noise-correlation", "0.5")
+    guided = render("d", *flags)
+    assert np.array_equal(guided, render("e", "--in-process", *flags)), "the sampler flags differ by path"
+    assert not np.allclose(guided, first, atol=1e-4), "the sampler flags changed nothing"
