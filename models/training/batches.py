@@ -19,7 +19,9 @@ What it is:
   window's latents encode (for losses on decoded predictions).
 
 Drawing a batch from `numpy.random.default_rng([seed, step, rank])` makes a resumed run see
-exactly the batches an uninterrupted one would, with no sampler state to save.
+exactly the batches an uninterrupted one would, with no sampler state to save. The held-out
+windows come from `heldout_rng()`, which no run's seed enters, so the held-out reports of
+runs on one dataset are comparable.
 
 What it is not: a torch DataLoader; the shards are memory-mapped and a batch is a few
 fancy-indexing reads, cheap next to a training step on this project's scale.
@@ -43,6 +45,18 @@ from livefoley.models.training.distributed import DistInfo, barrier
 from livefoley.protocol.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+# The held-out windows (and their noise) are drawn from this seed, never from a run's: every
+# run on one dataset is scored on the same windows, so runs of different seeds compare.
+HELDOUT_SEED = 4321
+
+
+def heldout_rng() -> np.random.Generator:
+    """The numpy generator of the held-out windows: the same for every run. (These are the
+    windows a run of seed 0 drew when the run's seed still entered, so seed-0 reports of
+    earlier runs stay comparable too.)"""
+    return np.random.default_rng([0, HELDOUT_SEED])
 
 
 def step_rng(seed: int, step: int, rank: int = 0, salt: int = 0) -> np.random.Generator:

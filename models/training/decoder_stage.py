@@ -41,9 +41,11 @@ from torch import nn
 from livefoley.models.configutil import to_dict
 from livefoley.models.training import own_samples
 from livefoley.models.training.batches import (
+    HELDOUT_SEED,
     WindowBatches,
     batch_tensor,
     latent_cache_dir,
+    heldout_rng,
     latent_caches,
     step_rng,
     step_torch_generator,
@@ -212,8 +214,8 @@ def train_decoder(*, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,
     if info.is_main:
         n = cfg.heldout_windows
         held = WindowBatches(held_cache, T, audio=True).batch(
-            np.random.default_rng([loop.seed, 4321]), n)
-        held.update(draw_sample_inputs(4321, 0, 0, nfe=nfe, B=n, T=T, L=L, prev_noise=0.0))
+            heldout_rng(), n)
+        held.update(draw_sample_inputs(HELDOUT_SEED, 0, 0, nfe=nfe, B=n, T=T, L=L, prev_noise=0.0))
         held = {k: v.to(info.device) for k, v in held.items()}
         clips = heldout_clips(data, VAEStageConfig(), hop)
         evaluate = lambda: heldout_report(objective, held, clips)  # noqa: E731

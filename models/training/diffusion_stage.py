@@ -66,10 +66,12 @@ from torch import nn
 
 from livefoley.models.configutil import to_dict
 from livefoley.models.training.batches import (
+    HELDOUT_SEED,
     batch_tensor,
     caption_embeddings,
     WindowBatches,
     latent_cache_dir,
+    heldout_rng,
     latent_caches,
     step_rng,
     step_torch_generator,
@@ -496,10 +498,10 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
     evaluate = None
     if info.is_main:
         held = WindowBatches(held_cache, cfg.window_latents, audio=with_audio).batch(
-            np.random.default_rng([loop.seed, 4321]), cfg.heldout_windows)
+            heldout_rng(), cfg.heldout_windows)
         if with_audio:
             held["onset_noise"] = torch.randn(cfg.heldout_windows * T, L,
-                                              generator=torch.Generator().manual_seed(4321))
+                                              generator=torch.Generator().manual_seed(HELDOUT_SEED))
         if text_dim:
             held["text"] = caption_embeddings(held_cache.shards, text_dim)[held["shard"]]
         held = {k: v.to(info.device) for k, v in held.items()}
