@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from livefoley.protocol.errors import ConfigError, DeviceError
+from livefoley.sidecar import sampler_flags
 
 from .report import (
     SCHEMA_VERSION,
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="fp32", choices=sorted(PRECISIONS))
     parser.add_argument("--nfe", type=int, nargs="+", default=[1], help="head NFE values, 1..4")
     parser.add_argument("--guidance", choices=("on", "off", "both"), default="on")
+    sampler_flags.add_arguments(parser)
     parser.add_argument("--sessions", type=int, default=1, help="sessions stepped as one batch")
     parser.add_argument("--sessions-max", action="store_true",
                         help="find the most sessions whose p99 stays inside the budget")
@@ -154,7 +156,8 @@ def main(args: argparse.Namespace) -> int:
     model = models[0]
     guidance = {"on": [True], "off": [False], "both": [True, False]}[args.guidance]
     base = RunSpec(seconds=args.seconds, warmup_steps=args.warmup_steps, frame_width_px=width,
-                   frame_height_px=height, paced=not args.unpaced, sessions=args.sessions)
+                   frame_height_px=height, paced=not args.unpaced, sessions=args.sessions,
+                   sampler_options=sampler_flags.overrides(args))
     runs, sessions_max = [], None
     for model in models:
         for nfe in args.nfe:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from .stats import sampler_label
+
 SCHEMA_VERSION = 1
 TABLE_STAGES = ("handoff", "upload", "transformer_audio", "preprocess", "vision_encoder",
                 "aggregator", "vision", "transformer", "head", "vae", "download", "ring_write",
@@ -74,7 +76,7 @@ def format_table(report: dict) -> str:
         patch = f" (k={run['patch_latents']}, audio {run['output_delay_steps']} steps behind)" \
             if run.get("patch_latents", 1) > 1 else ""
         head = (f"head={kind}{patch} nfe={run['nfe']} guidance={'on' if run['guidance'] else 'off'} "
-                f"sessions={run['sessions']}  budget {run['budget_ms']:.1f} ms")
+                f"sessions={run['sessions']}{sampler_label(run)}  budget {run['budget_ms']:.1f} ms")
         lines.append(head)
         lines.append(f"  {'stage':<18}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
         for stage in TABLE_STAGES:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from livefoley.models import StreamingGenerator, V2AModel
+from livefoley.sidecar.runtime.config import SAMPLER_OPTIONS
 from livefoley.protocol import PixelFormat, SessionParams, create_session
 
 from .stats import miss_rate, summarize_ms
@@ -56,6 +57,8 @@ class RunSpec:
         warmup_steps: steps run and discarded before measuring.
         frame_width_px / frame_height_px: the published frames' size (RGBA8).
         paced: sleep to the latent clock between steps (False: back to back).
+        sampler_options: the sampler's extras over what the checkpoint records
+            (`runtime.config.SAMPLER_OPTIONS`; history guidance != 1 adds a row group).
     """
 
     nfe: int = 1
@@ -66,6 +69,7 @@ class RunSpec:
     frame_width_px: int = 640
     frame_height_px: int = 480
     paced: bool = True
+    sampler_options: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 class _ModuleTimer:
@@ -160,7 +164,8 @@ def measure_run(model: V2AModel, spec: RunSpec, *, device: torch.device, seed: i
     try:
         t_start = time.perf_counter()
         gen = StreamingGenerator(model, batch_size=spec.sessions, device=device, seed=seed)
-        gen.set_options(nfe=spec.nfe, guidance_scale=3.0 if spec.guidance else 1.0)
+        gen.set_options(nfe=spec.nfe, guidance_scale=3.0 if spec.guidance else 1.0,
+                        **spec.sampler_options)
         samples: dict[str, list[float]] = {s: [] for s in STAGES}
         first_audio_ms = None
         # A patch head (LocDiT) plays silence for its first k - 1 steps: time to first audio
@@ -230,6 +235,7 @@ def measure_run(model: V2AModel, spec: RunSpec, *, device: torch.device, seed: i
             "output_delay_steps": int(getattr(gen, "output_delay_steps", 0)),
             "first_audio_step": first_audio_step,
             "nfe": spec.nfe, "guidance": spec.guidance, "sessions": spec.sessions,
+            "sampler": {k: float(getattr(gen, k)) for k in SAMPLER_OPTIONS},  # in effect
             "budget_ms": hop_ms,
             "stages": {k: summarize_ms(v) for k, v in samples.items()},
             "samples_ms": {"step_total": [round(x, 4) for x in e2e]},

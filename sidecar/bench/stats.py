@@ -39,10 +39,20 @@ def miss_rate(samples_ms: list[float] | np.ndarray, budget_ms: float) -> float:
     return float((a > budget_ms).mean()) if a.size else 0.0
 
 
+SAMPLER_OFF = {"noise_correlation": 0.0, "feedback_noise": 0.0, "history_guidance": 1.0}
+
+
+def sampler_label(run: dict) -> str:
+    """" name=value" for each sampler extra a run had on ("" when all were off, and for
+    reports from before the extras were recorded)."""
+    on = {k: v for k, v in run.get("sampler", {}).items() if SAMPLER_OFF.get(k) != v}
+    return "".join(f" {k}={v:g}" for k, v in sorted(on.items()))
+
+
 def run_key(run: dict) -> str:
     """Stable identity of a run inside a report, used to pair runs for `--compare`."""
     key = (f"nfe={run['nfe']} guidance={'on' if run['guidance'] else 'off'} "
-           f"sessions={run['sessions']}")
+           f"sessions={run['sessions']}{sampler_label(run)}")
     head = run.get("head_kind", "mlp")  # reports before issue 9 had the MLP head only
     return key if head == "mlp" else f"head={head} {key}"
 

@@ -142,3 +142,17 @@ def test_stats_on_known_values():
     new = {"runs": [{**run, "stages": {"step_total": {"count": 4, "p50_ms": 10.0, "p99_ms": 24.85}}}]}
     rows = compare_reports(new, {"runs": [run]})
     assert rows[0]["p99_ratio"] == pytest.approx(0.5)
+
+
+def test_sampler_flags_are_timed_reported_and_keep_runs_apart_in_compare(tmp_path, report_dir):
+    proc, out = _run(tmp_path, "--history-guidance", "0.5", "--noise-correlation", "0.25")
+    run = json.loads((out / "bench.json").read_text())["runs"][0]
+    assert run["sampler"] == {"noise_correlation": 0.25, "feedback_noise": 0.0, "history_guidance": 0.5}
+    assert run["spec"]["sampler_options"] == {"history_guidance": 0.5, "noise_correlation": 0.25}
+    assert "sessions=1 history_guidance=0.5 noise_correlation=0.25  budget" in proc.stdout
+    plain = json.loads((report_dir[1] / "bench.json").read_text())["runs"][0]
+    assert plain["sampler"] == {"noise_correlation": 0.0, "feedback_noise": 0.0, "history_guidance": 1.0}
+    assert run_key(run) == run_key(plain) + " history_guidance=0.5 noise_correlation=0.25"
+    assert compare_reports({"runs": [run]}, {"runs": [plain]}) == []  # not the same configuration
+    proc, _ = _run(tmp_path, "--history-guidance", "9", check=False)
+    assert proc.returncode == 2 and "history_guidance: expected -4..4, found 9.0" in proc.stderr
