@@ -197,9 +197,26 @@ def build_report(*, args, choice, reader, at_start, at_end, sidecar, capture_ns,
                        "per_stage": stats.get("latency_ms", {})},
         "warmup_ms": stats.get("warmup_ms"),
         "sidecar_exit_code": sidecar_exit,
-        "command": f"livefoley demo --seconds {args.seconds:g} --model {args.model} --device {args.device}"
-                   + (f" --sidecar-nice {args.sidecar_nice}" if args.sidecar_nice else ""),
+        "command": command_line(args),
     }
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The `livefoley demo` command that reproduces this run: every option that shapes the
+    sound or the timing, the sampler's included (sampling defaults left unset stay unset:
+    they come from the checkpoint)."""
+    words = ["livefoley demo", f"--seconds {args.seconds:g}", f"--scenario {args.scenario}",
+             f"--model {args.model}", f"--device {args.device}", f"--seed {args.seed}"]
+    for flag, value in (("--nfe", args.nfe), ("--guidance-scale", args.guidance_scale),
+                        ("--target-latency-ms", args.target_latency_ms)):
+        if value is not None:
+            words.append(f"{flag} {value:g}")
+    words += sampler_flags.argv(sampler_flags.overrides(args))
+    if args.block_frames != BLOCK_FRAMES:
+        words.append(f"--block-frames {args.block_frames}")
+    if args.sidecar_nice:
+        words.append(f"--sidecar-nice {args.sidecar_nice}")
+    return " ".join(words)
 
 
 def render_markdown(r: dict) -> str:

@@ -101,6 +101,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         log.info("model: %s", sidecar.choice.description)
 
+    extras = ", ".join(f"{k} {v:g}" for k, v in sidecar.model.sampler_state().items())
+    log.info("sampling: nfe %d, guidance %g, %s", sidecar.config.nfe, sidecar.config.guidance_scale, extras)
     sidecar.prompts.preload()  # a model with text: load the encoder off the loop, now
 
     def on_signal(signum, _frame):
