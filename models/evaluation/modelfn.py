@@ -12,7 +12,6 @@ and baselines work in a build without them.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 
@@ -61,21 +60,10 @@ def model_generate_fn(path_or_preset: str, *, device: str = "cpu", nfe: int | No
         raise ConfigError(f"model {path_or_preset}: expected sample rate {sample_rate_hz} Hz "
                           f"(the dataset's), found {vae.sample_rate_hz} Hz")
     gen = StreamingGenerator(model, device=device, seed=seed)
-    options: dict[str, Any] = {}
-    if nfe is not None:
-        options["nfe"] = nfe
-    if guidance_scale is not None:
-        options["guidance_scale"] = guidance_scale
-    if sampler is not None:
-        options["sampler"] = sampler
-    if heun_steps is not None:
-        options["steps"] = heun_steps
-    if noise_correlation is not None:
-        options["noise_correlation"] = noise_correlation
-    if feedback_noise is not None:
-        options["feedback_noise"] = feedback_noise
-    if history_guidance is not None:
-        options["history_guidance"] = history_guidance
+    given = {"nfe": nfe, "guidance_scale": guidance_scale, "sampler": sampler, "steps": heun_steps,
+             "noise_correlation": noise_correlation, "feedback_noise": feedback_noise,
+             "history_guidance": history_guidance}
+    options = {k: v for k, v in given.items() if v is not None}  # unset: the checkpoint's
     if options:
         gen.set_options(**options)
     rate = vae.latent_rate_hz

@@ -50,7 +50,7 @@ from livefoley.models.training.batches import (
     step_rng,
     step_torch_generator,
 )
-from livefoley.models.training.diffusion_stage import window_vision_tokens
+from livefoley.models.training.conditions import window_vision_tokens
 from livefoley.models.training.distributed import DistInfo
 from livefoley.models.training.export import save_model_atomic
 from livefoley.models.training.losses import (

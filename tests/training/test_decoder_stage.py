@@ -20,7 +20,7 @@ from livefoley.models.training.decoder_stage import (
     DecoderStageConfig,
     draw_sample_inputs,
 )
-from livefoley.models.training.diffusion_stage import teacher_forced_conditions
+from livefoley.models.training.conditions import teacher_forced_conditions
 from livefoley.models.training.losses import (
     RESOLUTIONS_7,
     MultiResolutionSTFTLoss,

@@ -13,13 +13,12 @@ import torch
 
 from livefoley.models.config import PatchHeadConfig
 from livefoley.models.training import cli
-from livefoley.models.training.diffusion_stage import (
-    DiffusionObjective,
+from livefoley.models.training.conditions import (
     conditions_from_tokens,
-    DiffusionStageConfig,
     teacher_forced_conditions,
     window_vision_tokens,
 )
+from livefoley.models.training.diffusion_stage import DiffusionObjective, DiffusionStageConfig
 from livefoley.models.training.own_samples import guided_samples, rollout_latents
 from livefoley.models.v2a import build_model
 from livefoley.protocol.errors import ConfigError
