@@ -31,6 +31,14 @@
 #   S1_ARGS_a="--prev-noise 0.5 --lr 5e-4 --warmup 100" S2_ARGS_a="--prev-noise 0.5" (not rehearsed).
 # Rehearsed on this CPU with those switches (WHEELS=/none DEV=cpu BUDGET=400 GEN_S=25 EPISODES=4,
 # batch 8, 0.6/0.4/0.4 min): stage 1 continued, ECT, onset decoder; a-stage2 and a-dec packed, 129 s.
+# 2026-12-05 (eleventh session): rehearsed again at that day's HEAD, 214 s on the 2-core CPU, with
+#   WHEELS=/none DEV=cpu BUDGET=300 GEN_S=25 EPISODES=4 WORKERS=2 VAE_MIN=0.4 S1_MIN=0.6 S2_MIN=0.4
+#   DEC_MIN=0.3 BENCH=0 GPU_TESTS=0 CANDIDATES=a S1_ARGS_a="--prev-noise 1.0 --batch 8"
+#   S2_ARGS_a="--prev-noise 1.0 --batch 8": VAE, stage 1, stage 2, onset decoder, a-stage2 and a-dec packed.
+# The best recorded CPU generator since is noise 1.0 in both stages (P10), sampled with
+# `livefoley model FILE --set-noise-correlation 1 --set-feedback-noise 0.5` (val24 onset F 0.584 vs the
+# shipped 0.635; model card): on a GPU, CANDIDATES=a BENCH=0 GPU_TESTS=0 DEC_MIN=1
+#   S1_ARGS_a="--prev-noise 1.0 --lr 5e-4 --warmup 100" S2_ARGS_a="--prev-noise 1.0", then the gate here.
 # Rehearse on CPU: DEV=cpu BUDGET=200 GEN_S=20 EPISODES=4 VAE_MIN=0.3 S1_MIN=0.5 S2_MIN=0.3 ...
 set -u
 T0=$(date +%s)
