@@ -4,8 +4,8 @@ What it is: hello, configure, start, stop, reset, prompt and shutdown, implement
 `livefoley.sidecar.control.ControlHandler` against the runtime's state (`stats` is in
 reporting.py). The control server has validated every argument against the schema before a
 method runs; what is checked here is what only the runtime knows (a channel layout the loaded
-model cannot produce, a model change that needs a restart, a start while running, a sampler option the model
-cannot use, such as history guidance on a text model).
+model cannot produce, a model change that needs a restart, a start while running, a sampler
+option the model cannot use, such as history guidance on a text model).
 
 What it is not: the protocol, the server, or the loop.
 """
