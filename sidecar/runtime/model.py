@@ -136,8 +136,8 @@ class ModelRunner:
         self.channels = int(cfg.channels)
         self.latent_rate_hz = float(cfg.latent_rate_hz)
         self.generator = StreamingGenerator(self.model, batch_size=batch_size, device=device, seed=seed)
-        if sampler_options:
-            self.generator.set_options(**sampler_options)
+        if sampler_options:  # one path with `configure`: names and values checked alike
+            self.set_sampler_options(sampler_options)
         self.level = level
         self._apply_level()
         self.prepared = False
