@@ -116,6 +116,41 @@ class StreamingGenerator(PromptControl, PatchStream):
 
     # --- options and state ---------------------------------------------------------------
 
+    def check_options(self, *, nfe: int | None = None, guidance_scale: float | None = None,
+                      sampler: str | None = None, steps: int | None = None,
+                      text_guidance_scale: float | None = None,
+                      noise_correlation: float | None = None,
+                      feedback_noise: float | None = None,
+                      history_guidance: float | None = None) -> None:
+        """Raise what `set_options` would raise for these values, and change nothing.
+
+        For callers that must check several things before changing any (the control
+        channel's `configure`). None is not checked.
+
+        Raises:
+            ConfigError: a value out of range or one this generator cannot use (named).
+
+        Thread-safety: reads only. Real-time safe: yes.
+        """
+        if sampler is not None and sampler not in SAMPLERS:
+            raise ConfigError(f"sampler: expected one of {list(SAMPLERS)}, found {sampler!r}")
+        if nfe is not None and not 1 <= nfe <= MAX_CONSISTENCY_NFE:
+            raise ConfigError(f"nfe: expected 1..{MAX_CONSISTENCY_NFE}, found {nfe}")
+        if steps is not None and steps < 1:
+            raise ConfigError(f"steps: expected >= 1, found {steps}")
+        if guidance_scale is not None and not self.guidance and float(guidance_scale) != 1.0:
+            raise ConfigError(f"guidance_scale: expected 1.0 (generator built with "
+                              f"guidance=False, no null rows), found {guidance_scale}")
+        if text_guidance_scale is not None:
+            if not self.text_dim:
+                raise ConfigError("text_guidance_scale: expected a model with text (config "
+                                  "text_dim > 0), found text_dim 0")
+            if not self.guidance and float(text_guidance_scale) != 1.0:
+                raise ConfigError(f"text_guidance_scale: expected 1.0 (generator built with "
+                                  f"guidance=False), found {text_guidance_scale}")
+        check_noise_options(noise_correlation, feedback_noise)
+        check_history_guidance(history_guidance, self.cfg)
+
     def set_options(self, *, nfe: int | None = None, guidance_scale: float | None = None,
                     sampler: str | None = None, steps: int | None = None,
                     text_guidance_scale: float | None = None,
@@ -145,24 +180,9 @@ class StreamingGenerator(PromptControl, PatchStream):
         Thread-safety: generator's thread only. Real-time safe: yes (small allocation of the
         sigma schedule; call between steps).
         """
-        if sampler is not None and sampler not in SAMPLERS:
-            raise ConfigError(f"sampler: expected one of {list(SAMPLERS)}, found {sampler!r}")
-        if nfe is not None and not 1 <= nfe <= MAX_CONSISTENCY_NFE:
-            raise ConfigError(f"nfe: expected 1..{MAX_CONSISTENCY_NFE}, found {nfe}")
-        if steps is not None and steps < 1:
-            raise ConfigError(f"steps: expected >= 1, found {steps}")
-        if guidance_scale is not None and not self.guidance and float(guidance_scale) != 1.0:
-            raise ConfigError(f"guidance_scale: expected 1.0 (generator built with "
-                              f"guidance=False, no null rows), found {guidance_scale}")
-        if text_guidance_scale is not None:
-            if not self.text_dim:
-                raise ConfigError("text_guidance_scale: expected a model with text (config "
-                                  "text_dim > 0), found text_dim 0")
-            if not self.guidance and float(text_guidance_scale) != 1.0:
-                raise ConfigError(f"text_guidance_scale: expected 1.0 (generator built with "
-                                  f"guidance=False), found {text_guidance_scale}")
-        check_noise_options(noise_correlation, feedback_noise)
-        check_history_guidance(history_guidance, self.cfg)
+        self.check_options(nfe=nfe, guidance_scale=guidance_scale, sampler=sampler, steps=steps,
+                           text_guidance_scale=text_guidance_scale, noise_correlation=noise_correlation,
+                           feedback_noise=feedback_noise, history_guidance=history_guidance)
         if (nfe not in (None, self.nfe) or sampler not in (None, self.sampler)
                 or noise_correlation is not None):
             self._step_noise.restart_chain()  # a new noise shape or rho

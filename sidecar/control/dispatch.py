@@ -200,9 +200,10 @@ class Dispatcher:
             }
         if op == "configure":
             rate = args.pop("telemetry_rate_hz", None)
+            # The handler first: a request it refuses changes nothing, the rate included.
+            result = self._checked(op, self.handler.configure(args)) if args else {}
             if rate is not None and self.on_telemetry_rate is not None:
                 self.on_telemetry_rate(rate)
-            result = self._checked(op, self.handler.configure(args)) if args else {}
             return {**result, "telemetry_rate_hz": rate} if rate is not None else result
         if op == "prompt":
             if "session" in args:

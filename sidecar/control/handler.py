@@ -41,7 +41,9 @@ class ControlHandler(Protocol):
     def configure(self, settings: dict) -> dict:
         """Apply a validated, non-empty subset of schema.CONFIGURE_ARGS (telemetry_rate_hz is
         consumed by the server and never appears here); return the full configuration now in
-        force."""
+        force. All or nothing: check every key before applying any, so that a refused request
+        (raise a LiveFoleyError) leaves the configuration as it was; the server then leaves
+        the telemetry rate alone too."""
         ...
 
     def start(self) -> dict:

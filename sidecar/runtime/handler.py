@@ -15,6 +15,7 @@ from __future__ import annotations
 from livefoley.protocol.errors import ConfigError, SessionError
 
 from .config import SAMPLER_OPTIONS
+from .deadline import degrade_ladder
 from .layout import check_layout, model_format
 
 VERSION = "0.1.0"
@@ -47,43 +48,56 @@ class ControlOps:
         }
 
     def configure(self, settings: dict) -> dict:
-        changes = {}
-        for key in ("nfe", "guidance_scale", "seed", "target_latency_ms"):
-            if key in settings:
-                changes[key] = settings[key]
-        if "gain" in settings:
-            self.gain = float(settings["gain"])
-        if "channel_layout" in settings:
-            want = settings["channel_layout"]
-            for s in self.sessions:  # check every session before changing any
-                check_layout(want, model_channels=self.model.channels, session_channels=s.session.params.channels,
-                             where=f"configure channel_layout (session {s.name})")
-            for s in self.sessions:
-                if s.output.layout != want:
-                    s.output = s.output.with_layout(want)
+        """Check every key, then apply them all: a refused request changes nothing.
+
+        A prompt is the exception, applied last: a refused prompt is reported in the reply
+        (`prompt_state`), not raised, and the other keys stand.
+
+        Raises:
+            ConfigError: the first key the runtime refuses (a model change, a channel layout
+                the model or a session cannot carry, a sampler option the model cannot use,
+                a quality the generator cannot run, a target latency that does not fit a ring).
+        """
+        # -- check (no side effects) --
         if "model" in settings and settings["model"] != self.choice.spec:
             raise ConfigError(f"configure model: expected {self.choice.spec!r} (restart the sidecar to change models), "
                               f"found {settings['model']!r}")
+        layout = settings.get("channel_layout")
+        if layout is not None:
+            for s in self.sessions:
+                check_layout(layout, model_channels=self.model.channels, session_channels=s.session.params.channels,
+                             where=f"configure channel_layout (session {s.name})")
         extras = {key: settings[key] for key in SAMPLER_OPTIONS if key in settings}
-        if extras:  # checked by the generator before anything changes; may restart streams
-            self.model.set_sampler_options(extras)
-            self.config = self.config.replace(sampler_options={**self.config.sampler_options, **extras})
-        previous = self.config
-        if changes:
-            self.config = self.config.replace(**changes)
+        if extras:
+            self.model.check_sampler_options(extras)
+        changes = {key: settings[key] for key in ("nfe", "guidance_scale", "seed", "target_latency_ms") if key in settings}
+        if extras:
+            changes["sampler_options"] = {**self.config.sampler_options, **extras}
+        config = self.config.replace(**changes) if changes else self.config
         if "target_latency_ms" in changes:
-            try:
-                self._build_schedulers()
-            except ConfigError:
-                self.config = previous
-                self._build_schedulers()
-                raise
-        if "nfe" in changes or "guidance_scale" in changes:
+            self._target_fill_frames(config)
+        quality_changed = "nfe" in changes or "guidance_scale" in changes
+        if quality_changed:
+            for level in degrade_ladder(config.nfe, config.guidance_scale):
+                self.model.check_level(level)
+        # -- apply (nothing below refuses) --
+        if "gain" in settings:
+            self.gain = float(settings["gain"])
+        if layout is not None:
+            for s in self.sessions:
+                if s.output.layout != layout:
+                    s.output = s.output.with_layout(layout)
+        if extras:  # may restart the streams (history guidance on or off)
+            self.model.set_sampler_options(extras)
+        self.config = config
+        if "target_latency_ms" in changes:
+            self._build_schedulers()
+        if quality_changed:
             self._build_governor()
         if "seed" in changes:
             self.model.generator.seed = int(changes["seed"])  # used from the next reset on
         out = self.current_config()
-        if "prompt" in settings:  # last: a refused prompt is reported, not raised (other keys stand)
+        if "prompt" in settings:
             reply = self.prompts.request(settings["prompt"])
             out.update(prompt=reply["prompt"], prompt_state=reply["state"], prompt_reason=reply["reason"])
         return out

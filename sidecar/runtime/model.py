@@ -166,12 +166,25 @@ class ModelRunner:
         Raises:
             ConfigError: an unknown name or a value out of range (named); nothing changes.
         """
+        self.check_sampler_options(options)
+        self.generator.set_options(**{k: float(v) for k, v in options.items()})
+        self.prepared = False  # a reset dropped the prepared audio step (prepare is idempotent)
+
+    def check_sampler_options(self, options: Mapping[str, float]) -> None:
+        """Raise what `set_sampler_options` would raise, and change nothing.
+
+        Raises:
+            ConfigError: an unknown name or a value out of range or unusable here (named).
+        """
         unknown = sorted(set(options) - set(SAMPLER_OPTIONS))
         if unknown:
             raise ConfigError(f"sampler options: expected names from {list(SAMPLER_OPTIONS)}, "
                               f"found {unknown}")
-        self.generator.set_options(**{k: float(v) for k, v in options.items()})
-        self.prepared = False  # a reset dropped the prepared audio step (prepare is idempotent)
+        self.generator.check_options(**{k: float(v) for k, v in options.items()})
+
+    def check_level(self, level: QualityLevel) -> None:
+        """Raise what `set_level` would raise for `level` (ConfigError), and change nothing."""
+        self.generator.check_options(nfe=level.nfe, guidance_scale=level.guidance_scale)
 
     def sampler_state(self) -> dict[str, float]:
         """The extras in effect: {noise_correlation, feedback_noise, history_guidance}."""

@@ -170,20 +170,30 @@ class Sidecar(ControlOps, ReportingOps):
         return ServedSession(name=name, session=session, output=output,
                              intake=FrameIntake(session, gpu=self.gpu, cubemap=self.cubemap))
 
+    def _target_fill_frames(self, config: RuntimeConfig) -> int:
+        """`config`'s ring target in frames, checked against every session's ring.
+
+        Raises:
+            ConfigError: the target plus one step does not fit a session's ring (named).
+        """
+        m = self.model
+        target = config.target_fill_frames(hop_samples=m.hop_samples, sample_rate_hz=m.sample_rate_hz)
+        for s in self.sessions:
+            if target + m.hop_samples > int(s.session.params.ring_capacity_frames):
+                raise ConfigError(
+                    f"session {s.name}: target latency {target} frames plus one step "
+                    f"({m.hop_samples}) expected to fit the ring, found capacity "
+                    f"{s.session.params.ring_capacity_frames} frames")
+        return target
+
     def _build_schedulers(self) -> None:
         m = self.model
-        self.target_fill_frames = self.config.target_fill_frames(hop_samples=m.hop_samples, sample_rate_hz=m.sample_rate_hz)
+        self.target_fill_frames = self._target_fill_frames(self.config)
         max_sleep_s = self.config.max_sleep_ms / 1000
         self.live = AudioClockScheduler(hop_samples=m.hop_samples, sample_rate_hz=m.sample_rate_hz,
                                         target_fill_frames=self.target_fill_frames, max_sleep_s=max_sleep_s)
         self.lockstep = LockstepScheduler(hop_samples=m.hop_samples, sample_rate_hz=m.sample_rate_hz, max_sleep_s=max_sleep_s)
         capacity = min(int(s.session.params.ring_capacity_frames) for s in self.sessions)
-        for s in self.sessions:
-            if self.target_fill_frames + m.hop_samples > int(s.session.params.ring_capacity_frames):
-                raise ConfigError(
-                    f"session {s.name}: target latency {self.target_fill_frames} frames plus one step "
-                    f"({m.hop_samples}) expected to fit the ring, found capacity "
-                    f"{s.session.params.ring_capacity_frames} frames")
         extra = int(self.config.adaptive_extra_steps * m.hop_samples)
         self.adaptive = AdaptiveTarget(base_frames=self.target_fill_frames,
                                        max_frames=min(self.target_fill_frames + extra, capacity - m.hop_samples),

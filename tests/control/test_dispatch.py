@@ -58,6 +58,14 @@ def test_configure_telemetry_rate_goes_to_the_server_not_the_handler():
     assert "telemetry_rate_hz" not in h.config
 
 
+def test_a_refused_configure_leaves_the_telemetry_rate_alone():
+    rates, h = [], InMemoryHandler()
+    d = make(h, on_telemetry_rate=rates.append)
+    r = answer(d, req("configure", {"telemetry_rate_hz": 4, "model": "no-such-model"}))
+    assert not r.ok and r.code == "checkpoint_error" and "no-such-model" in r.message
+    assert rates == [] and h.config["model"] != "no-such-model"
+
+
 def test_stats_carries_a_control_section():
     d = make()
     answer(d, req("ping", client="c1"))
