@@ -2,6 +2,7 @@
 
     livefoley eval --data data/doom --model checkpoints/default.safetensors --out runs/eval
     livefoley eval --data data/doom --out runs/eval-baselines          # baselines only
+    livefoley eval ... --no-baseline-cache # score the baselines afresh (default: kept in DATA/eval-cache)
     livefoley eval ... --teacher-forced    # also with the real previous latents fed back
     livefoley eval ... --vae-round-trip    # also the real audio through the model's VAE
     livefoley eval --spatial --data data/scenes --model runs/spatial_s1/model.safetensors \
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from pathlib import Path
 
 from livefoley.models.evaluation.report import markdown_table
 from livefoley.models.evaluation.runner import EvalConfig, evaluate
@@ -40,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=d.examples, help="mp4 examples")
     parser.add_argument("--no-fd", action="store_true", help="skip the aisfx Frechet distance")
     parser.add_argument("--no-plots", action="store_true", help="report without figures")
+    parser.add_argument("--baseline-cache", default=None, metavar="DIR",
+                        help="where the baselines' and the real audio's scores are kept for the "
+                             "next run on the same clips and settings (default: DATA/eval-cache; "
+                             "baseline_cache.py)")
+    parser.add_argument("--no-baseline-cache", action="store_true",
+                        help="score the baselines afresh and keep nothing")
     parser.add_argument("--spatial", action="store_true",
                         help="FOA model on held-out scenes: direction, W quality, text adherence")
     parser.add_argument("--stereo-model", default=None,
@@ -86,8 +94,9 @@ def main(args: argparse.Namespace) -> int:
             sampler=args.sampler, heun_steps=args.heun_steps,
             noise_correlation=args.noise_correlation, feedback_noise=args.feedback_noise,
             history_guidance=args.history_guidance)
+    cache = None if args.no_baseline_cache else (args.baseline_cache or Path(args.data) / "eval-cache")
     results = evaluate(args.data, args.out, generate=generate, model_name=name, config=cfg,
-                       model_info=info)
+                       model_info=info, baseline_cache=cache)
     print(markdown_table(results["summary"], results["systems"]))
     print(f"report: {args.out}/report.md ({results['wall_s']:.0f} s)")
     if args.teacher_forced and args.model:
@@ -121,7 +130,6 @@ def _vae_round_trip(args: argparse.Namespace) -> None:
 
 def _write_diagnostic(out: str, name: str, label: str, res: dict) -> None:
     import json
-    from pathlib import Path
 
     (Path(out) / f"{name}.json").write_text(json.dumps(res, indent=1))
     s = res["summary"]

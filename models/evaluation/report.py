@@ -93,7 +93,10 @@ def write_report(out: Path, results: dict[str, Any], clips: list[dict[str, Any]]
         "defined: silence has no lag, mono or constant ILD has no correlation). The `real` "
         "column scores the real audio against itself: the ideal values. `shuffled` is the real "
         "held-out audio in another order, so its pooled Fréchet distance is near 0 by "
-        "construction: it is the bar for sync (onset F, lag), silence the bar for quality.",
+        "construction: it is the bar for sync (onset F, lag), silence the bar for quality."
+        + (f" The baselines' and the real audio's scores were read from `{results['baseline_cache']['path']}` "
+           "(scored by an earlier run on these clips with these settings and this code)."
+           if (results.get("baseline_cache") or {}).get("hit") else ""),
         "",
         markdown_table(summary, names),
         "",

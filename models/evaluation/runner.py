@@ -38,6 +38,8 @@ from livefoley.models.evaluation.baselines import (
     silence,
     thumbnail_motion_features,
 )
+from livefoley.models.evaluation.baseline_cache import SYSTEMS as CACHED_SYSTEMS
+from livefoley.models.evaluation.baseline_cache import BaselineCache, CachedScores, cache_key, feature_name
 from livefoley.models.evaluation.frechet import frechet_distance
 from livefoley.models.evaluation.onsets import audio_onsets, match_onsets
 from livefoley.models.evaluation.spectral import log_mel_l1, mr_stft_distance
@@ -129,7 +131,8 @@ def aggregate(per_episode: list[dict[str, float]]) -> dict[str, float]:
 def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn | None = None,
              model_name: str = "model", config: EvalConfig = EvalConfig(),
              feature_fn: FeatureFn = thumbnail_motion_features,
-             model_info: dict[str, Any] | None = None) -> dict[str, Any]:
+             model_info: dict[str, Any] | None = None,
+             baseline_cache: str | Path | None = None) -> dict[str, Any]:
     """Run model and baselines on held-out episodes; write results.json, report.md, examples.
 
     Args:
@@ -141,6 +144,9 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
         config: what to evaluate.
         feature_fn: vision features of the retrieval baseline.
         model_info: free-form facts about the model recorded in results.json.
+        baseline_cache: a folder of `baseline_cache.BaselineCache` entries: the scores and
+            embeddings of silence, shuffled, nn_retrieval and real are read from it when these
+            clips and settings were scored before, and written to it when not. None: no cache.
 
     Returns:
         The results dict written to results.json.
@@ -155,7 +161,8 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
         log.warning("evaluating the first %d of %d held-out episodes (--max-episodes)",
                     config.max_episodes, len(held_paths))
     held = [read_shard(p) for p in held_paths[: config.max_episodes]]
-    train = [read_shard(p) for p in list_shards(data_root, "train")[: config.nn_train_shards]]
+    train_paths = list_shards(data_root, "train")[: config.nn_train_shards]
+    train = [read_shard(p) for p in train_paths]
     if not held or not train:
         raise ConfigError(f"evaluate {data_root}: expected train and heldout shards, found "
                           f"{len(train)} train and {len(held)} heldout")
@@ -186,18 +193,28 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
                                for c in clips]
     timings["nn_retrieval"] = time.perf_counter() - t
     systems["real"] = reals
+    cache, key, cached = _open_cache(baseline_cache, clips, train_paths, config, feature_fn)
     real_onsets = [audio_onsets(r, sr) for r in reals]
-    per: dict[str, list[dict[str, float]]] = {}
+    per: dict[str, list[dict[str, float]]] = dict(cached.per_episode) if cached else {}
+    t = time.perf_counter()
     for name, audios in systems.items():
-        per[name] = [score_pair(a, r, sr, config, ro)
-                     for a, r, ro in zip(audios, reals, real_onsets, strict=True)]
+        if name not in per:
+            per[name] = [score_pair(a, r, sr, config, ro)
+                         for a, r, ro in zip(audios, reals, real_onsets, strict=True)]
+    per = {name: per[name] for name in systems}  # the report's column order
+    stages = {"scoring": time.perf_counter() - t}
     summary = {name: aggregate(v) for name, v in per.items()}
     if config.embeddings:
-        per_clip = _add_frechet(summary, systems, reals, sr)
+        t = time.perf_counter()
+        per_clip = _add_frechet(summary, systems, reals, sr, cached.embeddings if cached else {})
+        stages["embeddings"] = time.perf_counter() - t
         # Per-clip embeddings of the model and the real audio, for eval-compare's FD interval.
         np.savez_compressed(out / EMBEDDINGS_FILE, **{
             f"{name}/{i}": e for name in (model_name, "real") if name in per_clip
             for i, e in enumerate(per_clip[name])})
+    if cache is not None and cached is None:
+        cache.save(key, CachedScores({n: per[n] for n in CACHED_SYSTEMS},
+                                     {n: per_clip[n] for n in CACHED_SYSTEMS} if config.embeddings else {}))
     results = {
         "data_root": str(data_root), "sample_rate_hz": sr, "config": dataclasses.asdict(config),
         "episodes": [{"name": c["name"], "scenario": c["scenario"],
@@ -205,7 +222,8 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
         "heldout_available": len(held_paths), "train_shards": len(train),
         "systems": list(systems), "model_name": model_name if generate is not None else None,
         "model_info": model_info or {},
-        "summary": summary, "per_episode": per, "generate_seconds": timings,
+        "summary": summary, "per_episode": per, "generate_seconds": timings, "stage_seconds": stages,
+        "baseline_cache": {"path": str(cache.path(key)), "hit": cached is not None} if cache else None,
         "wall_s": time.perf_counter() - t0,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
@@ -217,17 +235,37 @@ def evaluate(data_root: str | Path, out_dir: str | Path, *, generate: GenerateFn
     return results
 
 
+def _open_cache(root: str | Path | None, clips: list[dict[str, Any]], train_paths: list[Path],
+                config: EvalConfig, feature_fn: FeatureFn):
+    """(cache, key, entry or None); (None, None, None) without a root or a nameable feature."""
+    if root is None:
+        return None, None, None
+    feature = feature_name(feature_fn)
+    if feature is None:
+        log.info("baseline cache: off (the retrieval feature %r has no stable name)", feature_fn)
+        return None, None, None
+    cache = BaselineCache(root)
+    key = cache_key(clips, train_paths, config, feature)
+    entry = cache.load(key)
+    if entry is not None and config.embeddings and set(entry.embeddings) != set(CACHED_SYSTEMS):
+        entry = None  # scores without embeddings cannot serve an FD run (the key differs anyway)
+    log.info("baseline cache %s: %s", cache.path(key), "hit" if entry else "miss")
+    return cache, key, entry
+
+
 def _add_frechet(summary: dict[str, dict[str, float]], systems: dict[str, list[np.ndarray]],
-                 reals: list[np.ndarray], sr: int) -> dict[str, list[np.ndarray]]:
-    """Adds each system's pooled FD to `summary`; returns the embeddings per system and clip."""
+                 reals: list[np.ndarray], sr: int,
+                 known: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    """Adds each system's pooled FD to `summary`; returns the embeddings per system and clip
+    (those in `known` are taken from it, not computed)."""
     from livefoley.models.evaluation.embedding import AisfxEmbedder
 
     emb = AisfxEmbedder()
-    per_clip = {"real": [emb.embed(r, sr) for r in reals]}
+    per_clip = {"real": known["real"] if "real" in known else [emb.embed(r, sr) for r in reals]}
     real_e = np.concatenate(per_clip["real"])
     for name, audios in systems.items():
         if name != "real":
-            per_clip[name] = [emb.embed(a, sr) for a in audios]
+            per_clip[name] = known[name] if name in known else [emb.embed(a, sr) for a in audios]
         e = np.concatenate(per_clip[name])
         summary[name]["fd_aisfx"] = frechet_distance(e, real_e) if len(e) > 1 else float("nan")
     return per_clip
