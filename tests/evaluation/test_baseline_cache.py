@@ -16,14 +16,13 @@ from livefoley.models.evaluation.cli import add_arguments, main
 from livefoley.models.evaluation.runner import EvalConfig, evaluate
 
 from .test_runner import _oracle
-from .test_runner import dataset  # noqa: F401  (the module's ViZDoom dataset fixture)
 
 CFG = EvalConfig(max_seconds=2.0, embeddings=True, examples=0, plots=False)
 FAST = EvalConfig(max_seconds=1.0, embeddings=False, examples=0, plots=False)
 SYSTEMS = ["oracle0", "silence", "shuffled", "nn_retrieval", "real"]
 
 
-def _run(dataset, out, cache, cfg=CFG, **kw):  # noqa: F811
+def _run(dataset, out, cache, cfg=CFG, **kw):
     return evaluate(dataset, out, generate=_oracle(dataset, 0.0), model_name="oracle0", config=cfg,
                     baseline_cache=cache, **kw)
 
@@ -42,13 +41,13 @@ def _key(res):
 
 
 @pytest.fixture(scope="module")
-def first(dataset, tmp_path_factory):  # noqa: F811
+def first(dataset, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     out = tmp_path_factory.mktemp("first")
     return cache, out, _run(dataset, out, cache)
 
 
-def test_a_second_run_reads_the_cache_and_scores_every_system_alike(dataset, first, tmp_path):  # noqa: F811
+def test_a_second_run_reads_the_cache_and_scores_every_system_alike(dataset, first, tmp_path):
     cache, out1, res1 = first
     assert res1["baseline_cache"]["hit"] is False and (cache / f"{_key(res1)}.npz").exists()
     res2 = _run(dataset, tmp_path / "second", cache)
@@ -60,11 +59,9 @@ def test_a_second_run_reads_the_cache_and_scores_every_system_alike(dataset, fir
     assert _same(res2["summary"], res1["summary"])
     with np.load(out1 / "embeddings.npz") as a, np.load(tmp_path / "second" / "embeddings.npz") as b:
         assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)
-    uncached = _run(dataset, tmp_path / "uncached", None)
-    assert uncached["baseline_cache"] is None and _same(uncached["summary"], res1["summary"])
 
 
-def test_the_entry_is_what_the_report_shows(dataset, first, tmp_path):  # noqa: F811
+def test_the_entry_is_what_the_report_shows(dataset, first, tmp_path):
     cache, _, res1 = first
     store, key = _entry(res1), _key(res1)
     entry = store.load(key)
@@ -80,21 +77,27 @@ def test_the_entry_is_what_the_report_shows(dataset, first, tmp_path):  # noqa: 
 
 
 @pytest.fixture(scope="module")
-def fast(dataset, tmp_path_factory):  # noqa: F811
+def fast(dataset, tmp_path_factory):
     cache = tmp_path_factory.mktemp("fast-cache")
     return cache, _run(dataset, tmp_path_factory.mktemp("fast"), cache, cfg=FAST)
 
 
 @pytest.mark.parametrize("change,hit", [
     ({"tolerance_ms": 40.0}, False), ({"max_seconds": 0.5}, False), ({"max_lag_ms": 250.0}, False),
-    ({"nn_train_shards": 1}, False), ({"embeddings": True}, False),
+    ({"nn_train_shards": 1}, False),
     ({"examples": 1, "example_seconds": 0.5}, True), ({"seed": 7}, True),
 ])
-def test_only_what_changes_a_score_changes_the_key(dataset, fast, tmp_path, change, hit):  # noqa: F811
+def test_only_what_changes_a_score_changes_the_key(dataset, fast, tmp_path, change, hit):
     cache, res1 = fast
     res = _run(dataset, tmp_path, cache, cfg=dataclasses.replace(FAST, **change))
     assert res["baseline_cache"]["hit"] is hit
     assert (_key(res) == _key(res1)) is hit
+
+
+def test_without_a_cache_the_numbers_are_the_same_and_nothing_is_kept(dataset, fast, tmp_path):
+    _, res1 = fast
+    res = _run(dataset, tmp_path / "out", None, cfg=FAST)
+    assert res["baseline_cache"] is None and _same(res["per_episode"], res1["per_episode"])
 
 
 def test_one_changed_sample_or_a_changed_training_set_is_a_new_key(tmp_path):
@@ -112,11 +115,12 @@ def test_one_changed_sample_or_a_changed_training_set_is_a_new_key(tmp_path):
     assert cache_key(brighter, [shard], CFG, "f") != key
     assert cache_key(clips, [], CFG, "f") != key
     assert cache_key(clips, [shard], CFG, "g") != key
+    assert cache_key(clips, [shard], dataclasses.replace(CFG, embeddings=False), "f") != key
     (shard / "audio.npy").write_bytes(b"x" * 11)
     assert cache_key(clips, [shard], CFG, "f") != key
 
 
-def test_an_unreadable_entry_is_recomputed_and_replaced(dataset, fast, tmp_path, caplog):  # noqa: F811
+def test_an_unreadable_entry_is_recomputed_and_replaced(dataset, fast, tmp_path, caplog):
     _, res1 = fast
     store = BaselineCache(tmp_path / "cache")
     store.root.mkdir()
@@ -128,7 +132,7 @@ def test_an_unreadable_entry_is_recomputed_and_replaced(dataset, fast, tmp_path,
     assert store.load(_key(res1)) is not None
 
 
-def test_an_unwritable_cache_warns_and_the_run_completes(dataset, tmp_path, caplog):  # noqa: F811
+def test_an_unwritable_cache_warns_and_the_run_completes(dataset, tmp_path, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way")
     with caplog.at_level(logging.WARNING):
@@ -137,7 +141,7 @@ def test_an_unwritable_cache_warns_and_the_run_completes(dataset, tmp_path, capl
     assert json.loads((tmp_path / "out" / "results.json").read_text())["baseline_cache"]["hit"] is False
 
 
-def test_a_feature_without_a_stable_name_turns_the_cache_off(dataset, tmp_path):  # noqa: F811
+def test_a_feature_without_a_stable_name_turns_the_cache_off(dataset, tmp_path):
     res = _run(dataset, tmp_path / "out", tmp_path / "cache", cfg=FAST,
                feature_fn=lambda frames: thumbnail_motion_features(frames))
     assert res["baseline_cache"] is None and not (tmp_path / "cache").exists()
@@ -145,12 +149,12 @@ def test_a_feature_without_a_stable_name_turns_the_cache_off(dataset, tmp_path):
         "livefoley.models.evaluation.baselines.thumbnail_motion_features")
 
 
-def test_the_cli_keeps_the_cache_in_the_dataset_unless_told_otherwise(dataset, tmp_path, capsys):  # noqa: F811
+def test_the_cli_keeps_the_cache_in_the_dataset_unless_told_otherwise(dataset, tmp_path, capsys):
     import argparse
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    common = ["--data", str(dataset), "--seconds", "1", "--no-fd", "--examples", "0", "--no-plots"]
+    common = ["--data", str(dataset), "--seconds", "0.5", "--no-fd", "--examples", "0", "--no-plots"]
     assert main(parser.parse_args([*common, "--out", str(tmp_path / "a")])) == 0
     recorded = json.loads((tmp_path / "a" / "results.json").read_text())["baseline_cache"]
     assert recorded["path"].startswith(str(dataset / "eval-cache") + "/")

@@ -6,23 +6,12 @@ import av
 import numpy as np
 import pytest
 
-from livefoley.models.data.generate import DataConfig, generate_dataset
 from livefoley.models.data.shards import list_shards, read_shard
 from livefoley.models.evaluation.baselines import NearestNeighbourRetrieval, shuffled_audio
 from livefoley.models.evaluation.runner import EvalConfig, evaluate, score_pair
 from livefoley.protocol.errors import ConfigError
 
 SR = 48000
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval_dataset")
-    cfg = DataConfig(seed=5, train_episodes=2, heldout_episodes=2, tics_per_episode=105,
-                     train_scenarios=("defend_the_center", "deathmatch"),
-                     heldout_scenarios=("freedoom2:MAP21", "freedoom1:E2M1"), agents=("aggressive",))
-    generate_dataset(root, cfg)
-    return root
 
 
 def _oracle(dataset, delay_ms):
