@@ -42,12 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=d.examples, help="mp4 examples")
     parser.add_argument("--no-fd", action="store_true", help="skip the aisfx Frechet distance")
     parser.add_argument("--no-plots", action="store_true", help="report without figures")
-    parser.add_argument("--baseline-cache", default=None, metavar="DIR",
-                        help="where the baselines' and the real audio's scores are kept for the "
-                             "next run on the same clips and settings (default: DATA/eval-cache; "
-                             "baseline_cache.py)")
-    parser.add_argument("--no-baseline-cache", action="store_true",
-                        help="score the baselines afresh and keep nothing")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--baseline-cache", default=None, metavar="DIR",
+                       help="where the baselines' and the real audio's scores are kept for the "
+                            "next run on the same clips and settings (default: DATA/eval-cache; "
+                            "baseline_cache.py)")
+    cache.add_argument("--no-baseline-cache", action="store_true",
+                       help="score the baselines afresh and keep nothing")
     parser.add_argument("--spatial", action="store_true",
                         help="FOA model on held-out scenes: direction, W quality, text adherence")
     parser.add_argument("--stereo-model", default=None,

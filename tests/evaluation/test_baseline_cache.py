@@ -164,3 +164,6 @@ def test_the_cli_keeps_the_cache_in_the_dataset_unless_told_otherwise(dataset, t
                                    "--baseline-cache", str(tmp_path / "mine")])) == 0
     assert json.loads((tmp_path / "c" / "results.json").read_text())["baseline_cache"]["path"].startswith(
         str(tmp_path / "mine") + "/")
+    with pytest.raises(SystemExit):
+        parser.parse_args([*common, "--out", "d", "--baseline-cache", "x", "--no-baseline-cache"])
+    assert "not allowed with argument --baseline-cache" in capsys.readouterr().err
