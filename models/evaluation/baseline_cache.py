@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from livefoley.models.training.runstate import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +144,12 @@ class BaselineCache:
         meta = {"format": FORMAT_VERSION, "per_episode": entry.per_episode,
                 "embeddings": {name: len(v) for name, v in entry.embeddings.items()}}
         arrays = {f"emb/{name}/{i}": e for name, v in entry.embeddings.items() for i, e in enumerate(v)}
-        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+        buf = io.BytesIO()
+        np.savez(buf, meta=np.array(json.dumps(meta, default=float)), **arrays)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            np.savez(tmp, meta=np.array(json.dumps(meta, default=float)), **arrays)
-            os.replace(tmp, path)
+            atomic_write_bytes(buf.getvalue(), path)
         except OSError as e:
             log.warning("baseline cache %s: not written (%s)", path, e)
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass  # nothing was created there
             return None
         return path
