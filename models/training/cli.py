@@ -107,6 +107,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--prev-noise", type=float, default=0.0,
                            help="max std of Gaussian noise on the fed-back previous latents "
                                 "(per window, uniform in [0, max]; 0: clean teacher forcing)")
+            p.add_argument("--prev-shrink", type=float, default=0.0,
+                           help="max share (0..1) of the way the fed-back previous latents are "
+                                "moved toward the VAE's latent of silence (per window, uniform "
+                                "in [0, max]; history_aug.py; 0: off)")
             p.add_argument("--history-dropout", type=float, default=0.0,
                            help="probability that a window's whole audio history is replaced "
                                 "by BOS (trains the no-history path of history guidance; 0: off)")
@@ -223,7 +227,7 @@ def main(args: argparse.Namespace) -> int:
                 window_latents=args.window, head_repeats=args.head_repeats,
                 p_uncond=args.p_uncond, p_text_uncond=args.p_text_uncond,
                 p_mean=args.p_mean, p_std=args.p_std, prev_noise=args.prev_noise,
-                history_dropout=args.history_dropout,
+                prev_shrink=args.prev_shrink, history_dropout=args.history_dropout,
                 ect_stages=getattr(args, "ect_stages", 6), huber_c=getattr(args, "huber_c", 0.0),
                 ect_stage_offset=getattr(args, "ect_stage_offset", 0),
                 onset_weight=args.onset_weight,

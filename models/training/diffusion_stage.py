@@ -34,6 +34,8 @@ the head's target stays clean) get Gaussian noise of a std drawn per window from
 U(0, prev_noise). Live, the model feeds back its own samples, not the VAE's encoding of the
 real audio; a model trained on clean teacher forcing alone leans on the previous latent and
 drifts once its own errors come back (measured: `models/weights/MODEL_CARD.md`).
+`prev_shrink` > 0 also moves each window's fed-back latents a share of the way toward the
+VAE's latent of silence (`history_aug.py`: a history quieter than the audio it precedes).
 With `rollout_passes` K > 0 a share `rollout_prob` of the windows read the model's own
 samples instead: `own_samples.rollout_latents`, K no-gradient Jacobi passes of the guided
 sampler (the checkpoint's CFG scale and NFE unless `rollout_guidance`, `rollout_nfe`), whose
@@ -91,6 +93,7 @@ from livefoley.models.training.losses import (
     onset_sorted_l1,
     paired_onset_envelopes,
 )
+from livefoley.models.training.history_aug import fed_back_augmentation, silent_latent
 from livefoley.models.training.loop import LoopConfig, run_loop
 from livefoley.models.training.own_samples import rollout_latents, sampler_settings
 from livefoley.models.training.runstate import RunDir
@@ -118,6 +121,7 @@ class DiffusionStageConfig:
     ect_b: float = 1.0
     huber_c: float = 0.0  # 0: L2 distance; > 0: pseudo-Huber
     prev_noise: float = 0.0  # max std of noise on the fed-back latents (0: clean teacher forcing)
+    prev_shrink: float = 0.0  # max share of the way the fed-back latents move toward silence (0: off)
     history_dropout: float = 0.0  # probability a window reads BOS for its whole history (0: off)
     onset_weight: float = 0.0  # onset-envelope term on the decoded one-step prediction (0: off)
     onset_profile_weight: float = 0.0  # sorted-envelope term on the same windows (0: off)
@@ -145,6 +149,9 @@ class DiffusionStageConfig:
         if not 0.0 <= self.prev_noise < 10.0:
             raise ConfigError(f"DiffusionStageConfig.prev_noise: expected [0, 10), "
                               f"found {self.prev_noise}")
+        if not 0.0 <= self.prev_shrink <= 1.0:
+            raise ConfigError(f"DiffusionStageConfig.prev_shrink: expected [0, 1], "
+                              f"found {self.prev_shrink}")
         if not 0.0 <= self.history_dropout < 1.0:
             raise ConfigError(f"DiffusionStageConfig.history_dropout: expected [0, 1), "
                               f"found {self.history_dropout}")
@@ -423,16 +430,18 @@ def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop
 
     text_dim = model.config.text_dim
     train_text = caption_embeddings(train_cache.shards, text_dim) if text_dim else None
+    silence = silent_latent(model.vae, hop) if cfg.prev_shrink > 0 else None
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
         batch = windows.batch(step_rng(loop.seed, step, info.rank), B)
         drop, noise, sigma = _draw(loop.seed, step, info.rank, rows, L, B, cfg, h.sigma_min,
                                    h.sigma_max)
         batch.update(drop=drop, noise=noise, sigma=sigma)
-        if cfg.prev_noise > 0:  # own stream, so runs without it draw what they drew
-            g = step_torch_generator(loop.seed, step, info.rank + 104729)
-            std = torch.rand(B, 1, 1, generator=g) * cfg.prev_noise
-            batch["prev_aug"] = std * torch.randn(B, T, L, generator=g)
+        aug = fed_back_augmentation(loop.seed, step, info.rank, batch["latents"],
+                                    prev_noise=cfg.prev_noise, prev_shrink=cfg.prev_shrink,
+                                    silence=silence)
+        if aug is not None:
+            batch["prev_aug"] = aug
         if cfg.history_dropout > 0:  # own stream, so runs without it draw what they drew
             g = step_torch_generator(loop.seed, step, info.rank + 49979687)
             batch["drop_history"] = torch.rand(B, generator=g) < cfg.history_dropout

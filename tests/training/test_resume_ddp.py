@@ -62,6 +62,17 @@ def test_prev_noise_is_recorded_and_changes_the_run(dataset, tmp_path):
     q = load_training_state(tmp_path / "q" / "state.pt")["objective"]
     assert any(not torch.equal(v, q[k]) for k, v in p.items())
 
+
+def test_prev_shrink_is_recorded_and_changes_the_run(dataset, tmp_path):
+    data, init = dataset
+    assert cli.main(_args(data, tmp_path / "s", init, "--steps", "2", "--prev-shrink", "0.5")) == 0
+    assert cli.main(_args(data, tmp_path / "q", init, "--steps", "2")) == 0
+    run = json.loads((tmp_path / "s" / "run.json").read_text())
+    assert run["config"]["stage1"]["prev_shrink"] == 0.5 and run["config"]["stage1"]["prev_noise"] == 0.0
+    s = load_training_state(tmp_path / "s" / "state.pt")["objective"]
+    q = load_training_state(tmp_path / "q" / "state.pt")["objective"]
+    assert any(not torch.equal(v, q[k]) for k, v in s.items())
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
