@@ -10,7 +10,8 @@ An entry is found by a key that digests everything its numbers depend on: the ev
 themselves (audio and frames as cut, fps, names), the training shards the retrieval baseline
 indexes (names and file sizes; shards are written whole and never changed in place), the
 evaluation settings that change a score, the retrieval feature's name, the source of this
-package (a change to any metric's code is a new key) and aisfx's version. So a stale entry is
+package (a change to any metric's code is a new key) and the versions of numpy, scipy, torch
+and (with the Fréchet distance) aisfx. So a stale entry is
 never read: it is simply not found. Entries are written to a temporary name and renamed, so
 two evaluations side by side never read a half-written one; an unreadable entry is reported
 and recomputed.
@@ -57,13 +58,17 @@ def _package_digest() -> str:
     return h.hexdigest()
 
 
-def _aisfx_version() -> str:
+def _versions(embeddings: bool) -> dict[str, str]:
+    """The versions of the libraries the scores are computed with (aisfx only with FD)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("aisfx")
-    except PackageNotFoundError:
-        return "absent"
+    out = {}
+    for name in ("numpy", "scipy", "torch", *(("aisfx",) if embeddings else ())):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
 
 
 def feature_name(feature_fn: Any) -> str | None:
@@ -89,8 +94,7 @@ def cache_key(clips: list[dict[str, Any]], train_paths: list[Path], config: Any,
     h = hashlib.blake2b(digest_size=16)
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in _UNSCORED_FIELDS}
     h.update(json.dumps({"format": FORMAT_VERSION, "settings": settings, "feature": feature,
-                         "code": _package_digest(),
-                         "aisfx": _aisfx_version() if config.embeddings else None,
+                         "code": _package_digest(), "versions": _versions(config.embeddings),
                          "train": [[p.name, _size(p)] for p in train_paths]},
                         sort_keys=True).encode())
     for c in clips:
