@@ -40,6 +40,10 @@
 # shipped 0.635; model card): on a GPU, CANDIDATES=a BENCH=0 GPU_TESTS=0 DEC_MIN=1
 #   S1_ARGS_a="--prev-noise 1.0 --lr 5e-4 --warmup 100" S2_ARGS_a="--prev-noise 1.0", then the gate here.
 # Rehearse on CPU: DEV=cpu BUDGET=200 GEN_S=20 EPISODES=4 VAE_MIN=0.3 S1_MIN=0.5 S2_MIN=0.3 ...
+# 2026-12-06 (twelfth session): new, untried at scale: `--prev-shrink 0.5` (fed-back latents pulled
+# toward silence, models/training/README.md). With two candidates on the GPU, the plain P10 recipe as
+# a and the same with S1_ARGS_b="--prev-noise 1.0 --prev-shrink 0.5 --lr 5e-4 --warmup 100"
+# S2_ARGS_b="--prev-noise 1.0 --prev-shrink 0.5" as b (CANDIDATES="a b") answers whether it adds onsets.
 set -u
 T0=$(date +%s)
 BUDGET=${BUDGET:-580}      # seconds for the whole script (the call's limit is 600)
