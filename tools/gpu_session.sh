@@ -47,7 +47,7 @@
 # 2026-12-06 (thirteenth session): tried on CPU, all recorded: it adds onsets (1,838 vs v14's 1,306 on val24,
 # onset F 0.607) but is worse on MR-STFT and FD; fails the gate (model card).
 # 2026-12-06 (fourteenth): the shrink in stage 2 costs MR-STFT/FD, in stage 1 it seems cheaper; on a GPU try
-# S1_ARGS_b="... --prev-shrink 1.0" with S2_ARGS_b="--prev-noise 1.0 --prev-shrink 0.5" (rule v37, on CPU in runs/s14-s1).
+# S1_ARGS_b="--prev-noise 1.0 --prev-shrink 1.0 --lr 5e-4 --warmup 100" with S2_ARGS_b="--prev-noise 1.0 --prev-shrink 0.5" (rule v37, on CPU in runs/s14-s1).
 set -u
 T0=$(date +%s)
 BUDGET=${BUDGET:-580}      # seconds for the whole script (the call's limit is 600)
