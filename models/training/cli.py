@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--prefetch", type=int, default=0,
                        help="batches made ahead by threads while a step runs (0: none; "
                             "a few on a GPU, where the host would otherwise stall it)")
+        p.add_argument("--ema-halflife", type=float, default=0.0,
+                       help="export and evaluate an exponential moving average of the weights "
+                            "with this half-life in optimiser steps (0: the raw weights)")
         p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
         p.add_argument("--device", default="auto", help="cpu, cuda or auto")
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -191,7 +194,8 @@ def main(args: argparse.Namespace) -> int:
         warmup_steps=args.warmup, decay_final_frac=args.decay_final, seed=args.seed,
         log_every=args.log_every, ckpt_every=args.ckpt_every, eval_every=args.eval_every,
         keep_eval_models=args.keep_eval_models,
-        time_limit_s=args.max_minutes * 60.0, fit_steps=args.fit_steps, prefetch=args.prefetch)
+        time_limit_s=args.max_minutes * 60.0, fit_steps=args.fit_steps, prefetch=args.prefetch,
+        ema_halflife_steps=args.ema_halflife)
     torch.manual_seed(args.seed)
     run = RunDir(args.out)
     model = _model(args)

@@ -37,12 +37,16 @@ is handled as the process would have handled it without the loop (default: it di
 limit and a signal are agreed across ranks (`distributed.any_rank`): every rank stops at the
 same step.
 
+With `ema_halflife_steps` > 0 (`ema.py`), checkpoints export and evaluations see an
+exponential moving average of the weights; `state.pt` holds it beside the raw weights.
+
 What it is not: a stage. Stages (`vae_stage.py`, `diffusion_stage.py`) build the objective,
 the batches and the export.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -64,6 +68,7 @@ from livefoley.models.training.distributed import (
     barrier,
     wrap_ddp,
 )
+from livefoley.models.training.ema import WeightEMA
 from livefoley.models.training.runstate import RunDir, atomic_torch_save, load_training_state
 from livefoley.protocol.errors import CheckpointError, ConfigError
 
@@ -91,6 +96,7 @@ class LoopConfig:
     time_limit_s: float = 0.0  # stop (with a checkpoint) after this wall time (0: none)
     fit_steps: bool = False  # set `steps` from the measured speed to fill the time limit
     prefetch: int = 0  # batches made ahead by threads (0: in the loop, synchronously)
+    ema_halflife_steps: float = 0.0  # export and evaluate a weight average (0: the raw weights)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every", "ckpt_every"):
@@ -100,6 +106,9 @@ class LoopConfig:
             raise ConfigError(f"LoopConfig.lr: expected > 0, found {self.lr}")
         if self.prefetch < 0:
             raise ConfigError(f"LoopConfig.prefetch: expected >= 0, found {self.prefetch}")
+        if not self.ema_halflife_steps >= 0:
+            raise ConfigError("LoopConfig.ema_halflife_steps: expected >= 0 (0: off), found "
+                              f"{self.ema_halflife_steps}")
         if self.fit_steps and self.time_limit_s <= 0:
             raise ConfigError("LoopConfig.fit_steps: expected a time limit (--max-minutes) to "
                               f"fit the steps to, found time_limit_s {self.time_limit_s}")
@@ -236,8 +245,9 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
         raise CheckpointError(f"run {run.root}: expected an empty run folder or --resume, "
                               f"found a training state at step "
                               f"{load_training_state(state_path)['step']}")
+    ema = WeightEMA(params, cfg.ema_halflife_steps) if cfg.ema_halflife_steps > 0 else None
     if resume:
-        start = _load_state(objective, opt, state_path, stage, info)
+        start = _load_state(objective, opt, state_path, stage, info, ema)
     if info.is_main:
         run.record_start(stage=stage, resumed_from=start, config={
             "loop": to_dict(cfg), **(extra_config or {})})
@@ -267,6 +277,8 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
             gnorm = (torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                      if cfg.grad_clip > 0 else torch.zeros(()))
             opt.step()
+            if ema is not None:
+                ema.update()
             step += 1
             if step == fit_at:
                 cfg = _fit_to_time(cfg, step, t0, t_fit, FIT_WINDOW, stage, objective, run, info)
@@ -299,10 +311,11 @@ def run_loop(*, stage: str, objective: nn.Module, batch_fn: BatchFn, cfg: LoopCo
             # and the kept model then always describe the same step
             if (step % cfg.ckpt_every == 0 or step == cfg.steps or stop
                     or (want_eval and cfg.keep_eval_models)):
-                _save_state(objective, opt, step, stage, run, info, export)
+                _save_state(objective, opt, step, stage, run, info, export, ema)
             if want_eval and info.is_main:
                 objective.eval()
-                numbers = evaluate()
+                with _averaged(ema):
+                    numbers = evaluate()
                 objective.train()
                 if cfg.keep_eval_models:  # exported by the checkpoint of this very step
                     numbers["model"] = str(run.keep_model(step).relative_to(run.root))
@@ -340,23 +353,41 @@ def _fit_to_time(cfg: LoopConfig, step: int, t0: float, t_fit: float, window_ste
     return cfg
 
 
+def _averaged(ema: WeightEMA | None) -> contextlib.AbstractContextManager:
+    """The weight average in the parameters for a block (the raw weights without an EMA)."""
+    return ema.swapped_in() if ema is not None else contextlib.nullcontext()
+
+
 def _save_state(objective: nn.Module, opt: torch.optim.Optimizer, step: int, stage: str,
-                run: RunDir, info: DistInfo, export: Callable[[], None]) -> None:
+                run: RunDir, info: DistInfo, export: Callable[[], None],
+                ema: WeightEMA | None) -> None:
     if info.is_main:
-        atomic_torch_save({"stage": stage, "step": step, "objective": objective.state_dict(),
-                           "optimizer": opt.state_dict()}, run.state_path)
-        export()
+        state = {"stage": stage, "step": step, "objective": objective.state_dict(),
+                 "optimizer": opt.state_dict()}
+        if ema is not None:
+            state["ema"] = ema.state_dict()
+        atomic_torch_save(state, run.state_path)
+        with _averaged(ema):
+            export()
         run.write_plot()
     barrier(info)
 
 
 def _load_state(objective: nn.Module, opt: torch.optim.Optimizer, path, stage: str,
-                info: DistInfo) -> int:
+                info: DistInfo, ema: WeightEMA | None) -> int:
     state = load_training_state(path)
     if state.get("stage") != stage:
         raise CheckpointError(f"training state {path}: expected stage {stage!r}, "
                               f"found {state.get('stage')!r}")
+    if (ema is not None) != ("ema" in state):
+        raise CheckpointError(
+            f"training state {path}: expected "
+            f"{'an EMA of half-life %g steps' % ema.halflife_steps if ema else 'no EMA'}, "
+            f"found {'one' if 'ema' in state else 'none'} (resume with the run's own "
+            "--ema-halflife)")
     objective.load_state_dict(state["objective"])
     opt.load_state_dict(state["optimizer"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"], str(path))
     log.info("resumed %s from %s at step %d", stage, path, state["step"])
     return int(state["step"])
