@@ -48,6 +48,8 @@
 # onset F 0.607) but is worse on MR-STFT and FD; fails the gate (model card).
 # 2026-12-06 (fourteenth): the shrink in stage 2 costs MR-STFT/FD, in stage 1 it seems cheaper; on a GPU try
 # S1_ARGS_b="--prev-noise 1.0 --prev-shrink 1.0 --lr 5e-4 --warmup 100" with S2_ARGS_b="--prev-noise 1.0 --prev-shrink 0.5" (rule v37, on CPU in runs/s14-s1).
+# 2026-12-06 (fifteenth): v37 on CPU failed (more onsets, worse placed: onset F 0.548); keep stage 1 at 0.5.
+# New: --ema-halflife H (exports a weight average; v38 tries 200 in stage 2 on CPU, model card).
 set -u
 T0=$(date +%s)
 BUDGET=${BUDGET:-580}      # seconds for the whole script (the call's limit is 600)
