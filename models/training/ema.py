@@ -59,7 +59,8 @@ class WeightEMA:
                     p.copy_(r)
 
     def state_dict(self) -> dict:
-        return {"halflife_steps": self.halflife_steps, "average": [a.clone() for a in self.average]}
+        """For `state.pt` (serialised at once, so the tensors are not copied)."""
+        return {"halflife_steps": self.halflife_steps, "average": list(self.average)}
 
     def load_state_dict(self, state: dict, source: str) -> None:
         """Continue the average saved in `state` (from `source`, named in errors)."""
@@ -74,4 +75,4 @@ class WeightEMA:
             raise CheckpointError(f"training state {source}: expected EMA tensors of shapes "
                                   f"{shapes[:4]}... ({len(shapes)}), found {found[:4]}... "
                                   f"({len(found)})")
-        self.average = [a.to(p.device, p.dtype).clone() for a, p in zip(average, self.params)]
+        self.average = [a.to(p.device, p.dtype) for a, p in zip(average, self.params)]
