@@ -40,3 +40,16 @@ def test_heldout_windows_are_those_a_seed_0_run_drew_and_unlike_a_step_draw():
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_training_windows_not_longer_than_the_kv_window_are_warned_about(dataset, tmp_path, caplog):
+    from livefoley.models.training.diffusion_stage import kv_window_shortfall
+
+    assert kv_window_shortfall(65, 64) is None
+    note = kv_window_shortfall(32, 64)
+    assert "--window 32" in note and "(64 frames)" in note and "--window 72" in note
+    data, init = dataset  # small_config: window_frames 16; stage_args: --window 8
+    with caplog.at_level("WARNING", logger="livefoley.models.training.diffusion_stage"):
+        _heldout(data, tmp_path / "short", init, seed=1)
+    assert any("--window 8 is not longer than the model's KV window (16 frames)" in r.getMessage()
+               for r in caplog.records)
