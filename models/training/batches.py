@@ -17,6 +17,8 @@ What it is:
   shards) for stage 1 and stage 2. Each window also carries the frame of the tick before it,
   so the vision delta of its first frame is the true one, and on request the real audio the
   window's latents encode (for losses on decoded predictions).
+- `kv_window_shortfall`: why windows of T ticks miss the model's KV window (the models
+  README's training condition), or None; stages 1 and 2 log it as a warning.
 
 Drawing a batch from `numpy.random.default_rng([seed, step, rank])` makes a resumed run see
 exactly the batches an uninterrupted one would, with no sampler state to save. The held-out
@@ -303,3 +305,22 @@ class WindowBatches:
         if self.with_audio:
             out["audio"] = torch.from_numpy(np.ascontiguousarray(np.stack(audio)))
         return out
+
+
+def kv_window_shortfall(window_latents: int, window_frames: int) -> str | None:
+    """Why training windows of `window_latents` ticks miss the KV window of `window_frames`, or None.
+
+    models/README.md ("Bounded KV cache and positions"): the steady state of a long stream, every
+    query attending a full window of 2 * window_frames tokens with BOS long gone, is in the
+    training distribution only if a window is longer than the KV window. Shorter windows still
+    train (every recorded CPU recipe used 32 ticks against `tiny`'s 64 frames), so this is a
+    warning, not an error.
+
+    Thread-safety: pure function. Real-time safe: no.
+    """
+    if window_latents > window_frames:
+        return None
+    return (f"--window {window_latents} is not longer than the model's KV window "
+            f"({window_frames} frames): no training query attends a full window, and BOS is in "
+            f"view of every one; a stream past {window_frames} frames runs outside the training "
+            f"distribution (models/README.md; --window {window_frames + 8} meets it)")

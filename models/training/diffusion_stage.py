@@ -74,6 +74,7 @@ from livefoley.models.training.batches import (
     WindowBatches,
     latent_cache_dir,
     heldout_rng,
+    kv_window_shortfall,
     latent_caches,
     step_rng,
     step_torch_generator,
@@ -396,25 +397,6 @@ def heldout_report(objective: DiffusionObjective, batch: dict[str, torch.Tensor]
         out[f"mse_rollout_s{sigma_max:g}"] = float((d - x).square().mean())
     out["latent_var"] = float(x.var())
     return out
-
-
-def kv_window_shortfall(window_latents: int, window_frames: int) -> str | None:
-    """Why training windows of `window_latents` ticks miss the KV window of `window_frames`, or None.
-
-    models/README.md ("Bounded KV cache and positions"): the steady state of a long stream, every
-    query attending a full window of 2 * window_frames tokens with BOS long gone, is in the
-    training distribution only if a window is longer than the KV window. Shorter windows still
-    train (every recorded CPU recipe used 32 ticks against `tiny`'s 64 frames), so this is a
-    warning, not an error.
-
-    Thread-safety: pure function. Real-time safe: no.
-    """
-    if window_latents > window_frames:
-        return None
-    return (f"--window {window_latents} is not longer than the model's KV window "
-            f"({window_frames} frames): no training query attends a full window, and BOS is in "
-            f"view of every one; a stream past {window_frames} frames runs outside the training "
-            f"distribution (models/README.md; --window {window_frames + 8} meets it)")
 
 
 def train_diffusion(*, stage: str, model: V2AModel, data: str, run: RunDir, loop: LoopConfig,

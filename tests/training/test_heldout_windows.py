@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from livefoley.models.training import cli
-from livefoley.models.training.batches import heldout_rng, step_rng
+from livefoley.models.training.batches import heldout_rng, kv_window_shortfall, step_rng
 
 from .helpers import stage_args
 
@@ -38,13 +38,7 @@ def test_heldout_windows_are_those_a_seed_0_run_drew_and_unlike_a_step_draw():
     assert not np.array_equal(first, step_rng(1, 0).integers(0, 2**31, 8))
 
 
-if __name__ == "__main__":
-    raise SystemExit(pytest.main([__file__, "-q"]))
-
-
 def test_training_windows_not_longer_than_the_kv_window_are_warned_about(dataset, tmp_path, caplog):
-    from livefoley.models.training.diffusion_stage import kv_window_shortfall
-
     assert kv_window_shortfall(65, 64) is None
     note = kv_window_shortfall(32, 64)
     assert "--window 32" in note and "(64 frames)" in note and "--window 72" in note
@@ -53,3 +47,7 @@ def test_training_windows_not_longer_than_the_kv_window_are_warned_about(dataset
         _heldout(data, tmp_path / "short", init, seed=1)
     assert any("--window 8 is not longer than the model's KV window (16 frames)" in r.getMessage()
                for r in caplog.records)
+
+
+if __name__ == "__main__":
+    raise SystemExit(pytest.main([__file__, "-q"]))
