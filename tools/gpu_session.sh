@@ -53,6 +53,9 @@
 # 2026-12-06 (sixteenth): EMA (500 in stage 1, 200 in stage 2) gives the best recorded onset F (0.613)
 # and still fails on recall; a GPU run should use --window 72 (longer than tiny's 64-frame KV window;
 # the stages now warn below it) with the batch scaled down to keep ticks per step, e.g. --window 72 --batch 28.
+# 2026-12-06 (seventeenth): three seeds of the E5 recipe on CPU span 0.019 onset F and 0.017 recall (best 0.629,
+# within noise of the shipped 0.635; recall 0.575 against 0.665): more seeds will not close the recall gap, so give
+# a GPU run's second candidate a different recipe, not a different seed.
 set -u
 T0=$(date +%s)
 BUDGET=${BUDGET:-580}      # seconds for the whole script (the call's limit is 600)
