@@ -56,6 +56,14 @@
 # 2026-12-06 (seventeenth): three seeds of the E5 recipe on CPU span 0.019 onset F and 0.017 recall (best 0.629,
 # within noise of the shipped 0.635; recall 0.575 against 0.665): more seeds will not close the recall gap, so give
 # a GPU run's second candidate a different recipe, not a different seed.
+# Rehearsed at that session's HEAD on the 2-core CPU in 198 s (VAE, stage 1, stage 2, onset decoder; a-stage2
+# and a-dec packed) with WHEELS=/none DEV=cpu BUDGET=300 GEN_S=25 EPISODES=4 WORKERS=2 VAE_MIN=0.4 S1_MIN=0.6
+# S2_MIN=0.4 DEC_MIN=0.3 BENCH=0 GPU_TESTS=0 CANDIDATES=a and the switches below at --batch 4. The next lent GPU:
+#   CANDIDATES="a b" BENCH=0 GPU_TESTS=0 DEC_MIN=1
+#   S1_ARGS_a="--prev-noise 1.0 --prev-shrink 0.5 --ema-halflife 500 --window 72 --batch 28 --lr 5e-4 --warmup 100"
+#   S2_ARGS_a="--prev-noise 1.0 --prev-shrink 0.5 --ema-halflife 200 --window 72 --batch 28"
+#   S1_ARGS_b="--prev-noise 1.0 --window 72 --batch 28 --lr 5e-4 --warmup 100" S2_ARGS_b="--prev-noise 1.0 --window 72 --batch 28"
+# then val24 and the gate here (models/weights/MODEL_CARD.md, "Every recorded candidate ...").
 set -u
 T0=$(date +%s)
 BUDGET=${BUDGET:-580}      # seconds for the whole script (the call's limit is 600)
