@@ -57,7 +57,7 @@
 # within noise of the shipped 0.635; recall 0.575 against 0.665): more seeds will not close the recall gap, so give
 # a GPU run's second candidate a different recipe, not a different seed.
 # Rehearsed at that session's HEAD on the 2-core CPU in 198 s (VAE, stage 1, stage 2, onset decoder; a-stage2
-# and a-dec packed) with WHEELS=/none DEV=cpu BUDGET=300 GEN_S=25 EPISODES=4 WORKERS=2 VAE_MIN=0.4 S1_MIN=0.6
+# and a-dec packed) with PATH=.venv/bin:$PATH WHEELS=/none DEV=cpu BUDGET=300 GEN_S=25 EPISODES=4 WORKERS=2 VAE_MIN=0.4 S1_MIN=0.6
 # S2_MIN=0.4 DEC_MIN=0.3 BENCH=0 GPU_TESTS=0 CANDIDATES=a and the switches below at --batch 4. The next lent GPU:
 #   CANDIDATES="a b" BENCH=0 GPU_TESTS=0 DEC_MIN=1
 #   S1_ARGS_a="--prev-noise 1.0 --prev-shrink 0.5 --ema-halflife 500 --window 72 --batch 28 --lr 5e-4 --warmup 100"
